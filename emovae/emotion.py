@@ -1,0 +1,80 @@
+"""The one emotion scale used everywhere downstream of the DEAM loader.
+
+DEAM ships two scales: static per-song ratings on 1..9 and dynamic per-second ratings on
+[-1, 1]. Everything after loading works on a single normalised scale, valence and arousal in
+[0, 1], so a label, a slider and a model condition always mean the same thing:
+
+* static:  ``(x - 1) / 8``   (1 -> 0, 5 -> 0.5, 9 -> 1)
+* dynamic: ``(x + 1) / 2``   (-1 -> 0, 0 -> 0.5, 1 -> 1)
+
+The presets name the four quadrant corners used by the seed notebooks.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Union
+
+import numpy as np
+
+ArrayLike = Union[float, np.ndarray]
+
+PRESETS: dict[str, tuple[float, float]] = {
+    "happy": (1.0, 1.0),
+    "angry": (0.0, 1.0),
+    "sad": (0.0, 0.0),
+    "calm": (1.0, 0.0),
+}
+
+
+class EmotionValueError(ValueError):
+    """A valence/arousal value, preset name or emotion string that cannot be used."""
+
+
+def static_to_unit(x: ArrayLike) -> ArrayLike:
+    """Map DEAM static ratings (1..9) to [0, 1]."""
+    return (np.asarray(x, dtype=float) - 1.0) / 8.0 if isinstance(x, np.ndarray) else (float(x) - 1.0) / 8.0
+
+
+def dynamic_to_unit(x: ArrayLike) -> ArrayLike:
+    """Map DEAM dynamic ratings ([-1, 1]) to [0, 1]."""
+    return (np.asarray(x, dtype=float) + 1.0) / 2.0 if isinstance(x, np.ndarray) else (float(x) + 1.0) / 2.0
+
+
+def validate_emotion(valence: float, arousal: float) -> tuple[float, float]:
+    """Return ``(valence, arousal)`` as floats, or raise naming the bad value and the valid range."""
+    out = []
+    for name, value in (("valence", valence), ("arousal", arousal)):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise EmotionValueError(f"{name}={value!r} is not a number; expected a value in [0, 1]") from None
+        if math.isnan(number) or not 0.0 <= number <= 1.0:
+            raise EmotionValueError(f"{name}={value!r} is outside the valid range [0, 1]")
+        out.append(number)
+    return out[0], out[1]
+
+
+def parse_emotion(text: str) -> tuple[float, float]:
+    """Parse a preset name (``happy``) or a ``"V,A"`` pair on the [0, 1] scale."""
+    key = str(text).strip().lower()
+    if key in PRESETS:
+        return PRESETS[key]
+    parts = key.split(",")
+    if len(parts) != 2:
+        raise EmotionValueError(
+            f"emotion {text!r} is neither a preset ({', '.join(PRESETS)}) nor a 'V,A' pair such as 0.8,0.3"
+        )
+    try:
+        valence, arousal = float(parts[0]), float(parts[1])
+    except ValueError:
+        raise EmotionValueError(f"emotion {text!r}: both parts of 'V,A' must be numbers in [0, 1]") from None
+    return validate_emotion(valence, arousal)
+
+
+def quadrant(valence: float, arousal: float) -> str:
+    """Name the preset whose quadrant (split at 0.5) holds this point."""
+    high_v, high_a = valence >= 0.5, arousal >= 0.5
+    return {(True, True): "happy", (False, True): "angry", (False, False): "sad", (True, False): "calm"}[
+        (high_v, high_a)
+    ]

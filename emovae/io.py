@@ -1,0 +1,77 @@
+"""Atomic file writes: an interrupted stage never leaves a half-written artefact behind.
+
+Every writer goes through :func:`atomic_path`, which writes to a temporary sibling and renames it
+into place (``os.replace`` is atomic on one file system). Readers therefore see either the old
+file or the complete new one, which is what makes the long stages safely resumable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it into place only if the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=suffix if suffix is not None else target.suffix + ".tmp", dir=target.parent
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_json(path: str | os.PathLike, data: Any) -> None:
+    """Write JSON atomically (indented, so the artefacts stay readable)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read JSON with an error that names the file."""
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: file not found") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc}); delete it and re-run the stage that writes it") from None
+
+
+def write_csv(path: str | os.PathLike, table: pd.DataFrame) -> None:
+    """Write a table as CSV atomically, without the pandas index."""
+    with atomic_path(path, suffix=".csv.tmp") as tmp:
+        table.to_csv(tmp, index=False)
+
+
+def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Save a ``.npy`` atomically (``np.save`` would append ``.npy`` to a temp name, so use a handle)."""
+    with atomic_path(path, suffix=".npy.tmp") as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, array)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot serialise {type(value).__name__} to JSON")
