@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import soxr
 
 from emovae.io import atomic_path
 
@@ -25,8 +26,6 @@ class AudioLoadError(RuntimeError):
 
 def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, max_seconds: float | None = None) -> np.ndarray:
     """Load ``path`` as mono float32 at ``sample_rate`` (optionally only the first ``max_seconds``)."""
-    import librosa
-
     file = Path(path)
     if not file.is_file():
         raise AudioLoadError(f"{file}: audio file not found")
@@ -39,6 +38,8 @@ def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, max_seco
             data = handle.read(frames=frames, dtype="float32", always_2d=True)
         audio = data.mean(axis=1)
     except Exception as sf_error:  # soundfile cannot read it: try librosa's decoder chain
+        import librosa  # imported lazily: it costs ~2 s per worker process and is rarely needed here
+
         try:
             with warnings.catch_warnings():  # the audioread fallback warns on every call; we report failures ourselves
                 warnings.simplefilter("ignore")
@@ -50,7 +51,8 @@ def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, max_seco
     if not np.all(np.isfinite(audio)):
         raise AudioLoadError(f"{file}: audio contains NaN or infinite samples")
     if native_rate != sample_rate:
-        audio = librosa.resample(audio, orig_sr=native_rate, target_sr=sample_rate, res_type="soxr_hq")
+        # soxr "HQ" is what librosa's res_type="soxr_hq" calls, without importing librosa.
+        audio = soxr.resample(audio, native_rate, sample_rate, quality="HQ")
     return np.ascontiguousarray(audio, dtype=np.float32)
 
 

@@ -1,0 +1,29 @@
+"""The music engine (base layer): emotion -> musical parameters -> note events -> waveform.
+
+    params   valence/arousal (numbers or curves) -> MusicParams, following music psychology
+    compose  MusicParams (+ MusicControls) -> NoteEvents, seeded
+    synth    NoteEvents -> audio: create_musical_waveform, create_melodic_music, create_piano_melody
+"""
+
+from emovae.music.compose import Arrangement, compose
+from emovae.music.controls import MusicControls
+from emovae.music.events import NoteEvents, Voice
+from emovae.music.instruments import INSTRUMENTS, Instrument
+from emovae.music.params import EmotionCurve, MusicParams, musical_params
+from emovae.music.synth import create_melodic_music, create_musical_waveform, create_piano_melody
+
+__all__ = [
+    "Arrangement",
+    "EmotionCurve",
+    "INSTRUMENTS",
+    "Instrument",
+    "MusicControls",
+    "MusicParams",
+    "NoteEvents",
+    "Voice",
+    "compose",
+    "create_melodic_music",
+    "create_musical_waveform",
+    "create_piano_melody",
+    "musical_params",
+]
