@@ -30,10 +30,21 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     tmp = Path(tmp_name)
     try:
         yield tmp
+        if tmp.exists():  # mkstemp makes 0600 files; give the artefact the mode a plain open() would
+            os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, target)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _read_umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it; done once at import, before any worker thread
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
 
 
 def write_json(path: str | os.PathLike, data: Any) -> None:

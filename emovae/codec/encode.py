@@ -1,0 +1,328 @@
+"""The encoding stage: preprocess chunks -> EnCodec latents + aligned labels + codec identity.
+
+Reads ``<chunks>/chunks_<S>s/metadata.csv`` (see :mod:`emovae.formats`) and writes, in ``out``::
+
+    latents_<S>s.npy        float32 (N, 128, 75*S), memory-mappable, row i <-> labels row i
+    labels_<S>s.csv         LATENT_COLUMNS
+    codec_<S>s.json         the codec identity the latents were made with
+    encode_report_<S>s.json what was padded, trimmed, resampled, skipped (and why)
+    plots/latent_pca_<S>s.{png,html}
+
+Why shards: DEAM is ~16k chunks (~20 min of encoding); a crash must not cost finished work. Each group
+of chunks is written atomically to ``.encode_<S>s_shards/`` as it completes; at the end the
+consolidated outputs are rebuilt from the previous consolidated file plus the shards, and only then
+are the shards removed. A re-run therefore encodes only chunks found in neither. The shard folder and
+the consolidated files carry the codec identity, and a run with another codec refuses to continue.
+
+Bad input policy (each case is recorded in the report, by chunk id and file):
+  * missing or unreadable wav -> skipped (retried on the next run, since nothing was written for it);
+  * wrong sample rate -> resampled to 24 kHz on load and kept;
+  * too short -> zero-padded to S seconds and kept; too long -> trimmed and kept;
+  * silent (peak below ``silence_threshold``) -> skipped by default, because a silent chunk carries
+    no emotion yet would teach the VAE that silence sounds like its label; ``keep_silent=True``
+    (``--keep-silent``) keeps it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+from tqdm.auto import tqdm
+
+from emovae import formats
+from emovae.audio import SAMPLE_RATE, AudioLoadError, load_audio
+from emovae.codec.encodec_codec import Codec, LatentKind, configure_threads, ensure_same_codec, load_codec, read_identity
+from emovae.io import atomic_path, read_json, save_npy, write_csv, write_json
+
+ProgressCallback = Callable[[int, int, str], None]
+REQUIRED_CHUNK_COLUMNS = ("chunk_id", "song_id", "chunk_index", "start_s", "end_s", "valence", "arousal",
+                          "label_source", "file")
+
+
+@dataclass
+class EncodeConfig:
+    """Settings of one encoding run (the CLI flags of ``python -m pipeline.encode``)."""
+
+    chunks: Path = Path(formats.DEFAULT_PROCESSED_DIR)
+    out: Path = Path(formats.DEFAULT_LATENT_DIR)
+    chunk_seconds: int = 5
+    weights: str | None = "auto"
+    latent_kind: LatentKind = "continuous"
+    bandwidth: float = 6.0
+    seed: int = 0
+    batch_size: int | None = None
+    device: str = "auto"
+    shard_size: int = 64  # chunks per atomically written shard: the most a crash can cost
+    keep_silent: bool = False
+    silence_threshold: float = 1e-4  # peak |sample| below this counts as silent
+    plots: bool = True
+
+
+@dataclass
+class ChunkIssue:
+    """One problem found with one chunk, and what the stage did about it."""
+
+    chunk_id: str
+    file: str
+    problem: str  # missing | unreadable | resampled | short | long | silent
+    action: str  # skipped | resampled | padded | trimmed | kept
+    detail: str = ""
+
+
+@dataclass
+class EncodeResult:
+    latents_path: Path
+    labels_path: Path
+    codec_path: Path
+    report_path: Path
+    codec: dict[str, Any]
+    n_rows: int
+    n_encoded: int  # encoded by this run
+    n_reused: int  # already encoded by an earlier run
+    issues: list[ChunkIssue] = field(default_factory=list)
+    plots: list[Path] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> list[ChunkIssue]:
+        return [issue for issue in self.issues if issue.action == "skipped"]
+
+
+def report_path(out_dir: str | Path, chunk_seconds: int) -> Path:
+    return Path(out_dir) / f"encode_report_{int(chunk_seconds)}s.json"
+
+
+def shard_dir(out_dir: str | Path, chunk_seconds: int) -> Path:
+    return Path(out_dir) / f".encode_{int(chunk_seconds)}s_shards"
+
+
+def run_encode(config: EncodeConfig, progress: ProgressCallback | None = None, codec: Codec | None = None) -> EncodeResult:
+    """Encode every chunk not yet encoded, then (re)write the consolidated outputs.
+
+    ``codec`` may be passed to reuse a loaded model (the app, tests); otherwise it is built from
+    ``config.weights`` etc.
+    """
+    seconds = int(config.chunk_seconds)
+    metadata = read_chunk_metadata(config.chunks, seconds)
+    configure_threads()
+    if codec is None:
+        codec = load_codec(config.weights, config.device, config.latent_kind, config.bandwidth, config.seed,
+                           config.batch_size)
+    out = Path(config.out)
+    store = LatentStore(out, seconds, codec.identity, Codec.frames_for(seconds * SAMPLE_RATE))
+    done = store.encoded_ids()
+    pending = metadata[~metadata["chunk_id"].isin(done)]
+    issues: list[ChunkIssue] = []
+    n_encoded = _encode_pending(pending, config, codec, store, issues, progress)
+
+    wanted = metadata[metadata["chunk_id"].isin(store.encoded_ids())]
+    changed = store.consolidate(wanted)
+    result = EncodeResult(
+        latents_path=formats.latents_path(out, seconds),
+        labels_path=formats.labels_path(out, seconds),
+        codec_path=formats.codec_identity_path(out, seconds),
+        report_path=report_path(out, seconds),
+        codec=codec.identity,
+        n_rows=len(wanted),
+        n_encoded=n_encoded,
+        n_reused=len(wanted) - n_encoded,
+        issues=issues,
+    )
+    write_json(result.report_path, {
+        "codec": codec.identity, "chunk_seconds": seconds, "rows": result.n_rows, "encoded_this_run": n_encoded,
+        "reused": result.n_reused, "keep_silent": config.keep_silent, "issues": [asdict(i) for i in issues],
+    })
+    if config.plots and len(wanted) >= 3:
+        result.plots = _plots(out, seconds, changed)
+    return result
+
+
+def read_chunk_metadata(processed_dir: str | Path, chunk_seconds: int) -> pd.DataFrame:
+    """The preprocess stage's chunk table, checked for the columns this stage relies on."""
+    path = formats.chunks_dir(processed_dir, chunk_seconds) / formats.CHUNK_METADATA_CSV
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: chunk table not found; run `python -m pipeline.preprocess` with "
+                                f"--chunk-seconds {chunk_seconds} first (or pass the right --chunks folder)")
+    table = pd.read_csv(path, dtype={"chunk_id": str, "file": str, "label_source": str})
+    missing = [column for column in REQUIRED_CHUNK_COLUMNS if column not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: missing columns {missing}; expected {list(formats.CHUNK_COLUMNS)}")
+    duplicated = table["chunk_id"][table["chunk_id"].duplicated()].unique().tolist()
+    if duplicated:
+        raise ValueError(f"{path}: duplicate chunk ids {duplicated[:5]}; re-run the preprocess stage")
+    return table.reset_index(drop=True)
+
+
+class LatentStore:
+    """The output folder: consolidated latents from earlier runs plus shards from this (or a crashed) run."""
+
+    def __init__(self, out: Path, chunk_seconds: int, identity: dict[str, Any], frames: int):
+        self.out, self.seconds, self.identity, self.frames = out, chunk_seconds, identity, frames
+        self.latents_path = formats.latents_path(out, chunk_seconds)
+        self.labels_path = formats.labels_path(out, chunk_seconds)
+        self.codec_path = formats.codec_identity_path(out, chunk_seconds)
+        self.shards = shard_dir(out, chunk_seconds)
+        self._check_identity()
+        self._sources = self._load_sources()
+
+    def encoded_ids(self) -> set[str]:
+        return set(self._sources)
+
+    def add_shard(self, chunk_ids: list[str], latents: np.ndarray) -> None:
+        """Persist one group of encoded chunks; the JSON index is written last, so it marks completion."""
+        self.shards.mkdir(parents=True, exist_ok=True)
+        if not (self.shards / "codec.json").is_file():
+            write_json(self.shards / "codec.json", self.identity)
+        index = 1 + max((int(p.stem.split("_")[1]) for p in self.shards.glob("shard_*.json")), default=-1)
+        name = f"shard_{index:05d}"
+        save_npy(self.shards / f"{name}.npy", latents.astype(np.float32, copy=False))
+        write_json(self.shards / f"{name}.json", {"chunk_ids": chunk_ids})
+        array = np.load(self.shards / f"{name}.npy", mmap_mode="r")
+        self._sources.update({cid: (array, row) for row, cid in enumerate(chunk_ids)})
+
+    def consolidate(self, rows: pd.DataFrame) -> bool:
+        """Rewrite latents + labels (+ identity) for ``rows`` if they differ from what is on disk.
+
+        Returns whether anything was rewritten. Latents are streamed into a memory-mapped temporary
+        file, so the full array never has to fit in RAM.
+        """
+        ids = rows["chunk_id"].tolist()
+        if self._consolidated_ids() == ids and not self.shards.exists():
+            return False
+        labels = rows[[c for c in formats.LATENT_COLUMNS if c != "codec_id"]].copy()
+        labels["codec_id"] = self.identity["codec_id"]
+        write_json(self.codec_path, self.identity)
+        shape = (len(ids), 128, self.frames)
+        with atomic_path(self.latents_path, suffix=".npy.tmp") as latents_tmp:
+            target = np.lib.format.open_memmap(latents_tmp, mode="w+", dtype=np.float32, shape=shape)
+            for row, chunk_id in enumerate(ids):
+                array, index = self._sources[chunk_id]
+                target[row] = array[index]
+            target.flush()
+            del target
+            write_csv(self.labels_path, labels)  # replaced just before the latents: the window is one rename
+        if self.shards.exists():
+            shutil.rmtree(self.shards)
+        self._sources = self._load_sources()
+        return True
+
+    def _check_identity(self) -> None:
+        for path in (self.codec_path, self.shards / "codec.json"):
+            if path.is_file():
+                ensure_same_codec(read_identity(path), self.identity,
+                                  context=f"{path} (existing output) vs this run's codec")
+
+    def _consolidated_ids(self) -> list[str] | None:
+        if not (self.latents_path.is_file() and self.labels_path.is_file()):
+            return None
+        return pd.read_csv(self.labels_path, dtype={"chunk_id": str})["chunk_id"].tolist()
+
+    def _load_sources(self) -> dict[str, tuple[np.ndarray, int]]:
+        sources: dict[str, tuple[np.ndarray, int]] = {}
+        ids = self._consolidated_ids()
+        if ids is not None:
+            latents = np.load(self.latents_path, mmap_mode="r")
+            if latents.shape[0] != len(ids) or latents.shape[1:] != (128, self.frames):
+                raise ValueError(f"{self.latents_path} has shape {latents.shape} but {self.labels_path} has "
+                                 f"{len(ids)} rows of 128 x {self.frames} frames expected; delete both and re-run")
+            sources.update({cid: (latents, row) for row, cid in enumerate(ids)})
+        for index_file in sorted(self.shards.glob("shard_*.json")):
+            array_file = index_file.with_suffix(".npy")
+            if not array_file.is_file():
+                continue  # cannot happen with atomic writes in order, but never trust a half shard
+            array = np.load(array_file, mmap_mode="r")
+            sources.update({cid: (array, row) for row, cid in enumerate(read_json(index_file)["chunk_ids"])})
+        return sources
+
+
+def _encode_pending(pending: pd.DataFrame, config: EncodeConfig, codec: Codec, store: LatentStore,
+                    issues: list[ChunkIssue], progress: ProgressCallback | None) -> int:
+    """Encode ``pending`` chunks shard by shard; return how many were encoded."""
+    chunk_folder = formats.chunks_dir(config.chunks, config.chunk_seconds)
+    n_samples = int(config.chunk_seconds) * SAMPLE_RATE
+    total, done, encoded = len(pending), 0, 0
+    bar = tqdm(total=total, desc=f"encode {config.chunk_seconds}s chunks", unit="chunk", disable=total == 0)
+    if progress:
+        progress(0, total, f"encoding {total} chunks with {codec.codec_id}")
+    for start in range(0, total, config.shard_size):
+        group = pending.iloc[start : start + config.shard_size]
+        ids, waves = [], []
+        for row in group.itertuples(index=False):
+            wave = _load_chunk(chunk_folder, row, n_samples, config, issues)
+            if wave is not None:
+                ids.append(row.chunk_id)
+                waves.append(wave)
+        outputs = []
+        for part in range(0, len(waves), codec.batch_size):
+            outputs.append(codec.encode(np.stack(waves[part : part + codec.batch_size])))
+            step = min(codec.batch_size, len(waves) - part)
+            bar.update(step)
+            done += step
+            if progress:
+                progress(done, total, f"encoded {done}/{total} chunks")
+        skipped_here = len(group) - len(waves)
+        bar.update(skipped_here)
+        done += skipped_here
+        if ids:
+            store.add_shard(ids, np.concatenate(outputs))
+            encoded += len(ids)
+        if progress and skipped_here:
+            progress(done, total, f"encoded {done}/{total} chunks ({len(issues)} issues so far)")
+    bar.close()
+    return encoded
+
+
+def _load_chunk(folder: Path, row: Any, n_samples: int, config: EncodeConfig, issues: list[ChunkIssue]) -> np.ndarray | None:
+    """Load one chunk as exactly ``n_samples`` at 24 kHz, recording anything odd; ``None`` means skip."""
+    path = folder / str(row.file)
+
+    def report(problem: str, action: str, detail: str = "") -> None:
+        issues.append(ChunkIssue(str(row.chunk_id), str(path), problem, action, detail))
+
+    if not path.is_file():
+        report("missing", "skipped", "file listed in metadata.csv does not exist")
+        return None
+    try:
+        wave = load_audio(path, SAMPLE_RATE)
+    except AudioLoadError as exc:
+        report("unreadable", "skipped", str(exc))
+        return None
+    native_rate = _native_rate(path)
+    if native_rate is not None and native_rate != SAMPLE_RATE:
+        report("resampled", "resampled", f"{native_rate} Hz -> {SAMPLE_RATE} Hz")
+    if wave.size < n_samples:
+        report("short", "padded", f"{wave.size / SAMPLE_RATE:.3f} s zero-padded to {config.chunk_seconds} s")
+        wave = np.pad(wave, (0, n_samples - wave.size))
+    elif wave.size > n_samples:
+        report("long", "trimmed", f"{wave.size / SAMPLE_RATE:.3f} s trimmed to {config.chunk_seconds} s")
+        wave = wave[:n_samples]
+    peak = float(np.max(np.abs(wave)))
+    if peak < config.silence_threshold:
+        report("silent", "kept" if config.keep_silent else "skipped", f"peak {peak:.2e} < {config.silence_threshold:g}")
+        if not config.keep_silent:
+            return None
+    return wave
+
+
+def _native_rate(path: Path) -> int | None:
+    try:
+        return int(sf.info(str(path)).samplerate)
+    except RuntimeError:  # not a soundfile format; load_audio decoded it another way
+        return None
+
+
+def _plots(out: Path, seconds: int, changed: bool) -> list[Path]:
+    from emovae.codec.plots import plot_latent_pca
+
+    png = out / "plots" / f"latent_pca_{seconds}s.png"
+    html = png.with_suffix(".html")
+    if not changed and png.is_file() and html.is_file():
+        return [png, html]
+    latents = np.load(formats.latents_path(out, seconds), mmap_mode="r")
+    labels = pd.read_csv(formats.labels_path(out, seconds), dtype={"chunk_id": str})
+    return plot_latent_pca(latents, labels, png, html, title=f"EnCodec latents, {seconds} s chunks")
