@@ -1,0 +1,101 @@
+"""Training settings as one dataclass, loadable from a JSON file and overridable from the CLI.
+
+Precedence is defaults < ``--config file.json`` < explicit flags, so a saved config reproduces a run
+and a flag can still tweak one setting. The model's architecture is the nested ``model`` section
+(a :class:`VAEConfig`), e.g. ``{"epochs": 40, "model": {"latent_dim": 16}}``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from emovae.formats import CHUNK_SECONDS_CHOICES, DEFAULT_LATENT_DIR, DEFAULT_MODEL_DIR
+from emovae.io import read_json
+from emovae.model.config import VAEConfig
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (paths, optimisation, objective, evaluation)."""
+
+    latents: str = DEFAULT_LATENT_DIR
+    out: str = DEFAULT_MODEL_DIR
+    chunk_seconds: int = 5
+    model: VAEConfig = field(default_factory=VAEConfig)
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0  # max gradient norm; 0 disables
+    epochs: int = 30
+    beta: float = 0.5  # KL weight at the end of warm-up (KL is per input value, see emovae.model.loss)
+    kl_warmup: float = 5.0  # epochs of linear warm-up of beta from 0
+    free_bits: float = 0.05  # nats per latent channel and latent frame below which KL is not penalised
+    val_fraction: float = 0.2  # fraction of *songs* held out
+    seed: int = 0
+    device: str = "auto"
+    resume: bool = False
+    num_threads: int | None = None  # torch CPU threads; None keeps torch's default
+    eval_samples_per_target: int = 4  # generated chunks per (V, A) target in the conditioning check
+    n_reconstructions: int = 4  # chunks shown in reconstruction figures / rendered as audio
+    write_audio: bool = True  # decode reconstructions through the codec when it can be rebuilt
+
+    def __post_init__(self) -> None:
+        if isinstance(self.model, dict):
+            object.__setattr__(self, "model", VAEConfig.from_dict(self.model))
+        problems = []
+        if int(self.chunk_seconds) not in CHUNK_SECONDS_CHOICES:
+            problems.append(f"chunk_seconds={self.chunk_seconds} (choose one of {CHUNK_SECONDS_CHOICES})")
+        for name in ("batch_size", "epochs"):
+            if int(getattr(self, name)) < 1:
+                problems.append(f"{name}={getattr(self, name)} (must be >= 1)")
+        for name in ("lr",):
+            if not float(getattr(self, name)) > 0:
+                problems.append(f"{name}={getattr(self, name)} (must be > 0)")
+        for name in ("beta", "kl_warmup", "free_bits", "grad_clip", "weight_decay"):
+            if float(getattr(self, name)) < 0:
+                problems.append(f"{name}={getattr(self, name)} (must be >= 0)")
+        if not 0.0 < float(self.val_fraction) < 1.0:
+            problems.append(f"val_fraction={self.val_fraction} (must be strictly between 0 and 1)")
+        if problems:
+            raise ValueError("invalid training config: " + "; ".join(problems))
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.out)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["model"] = self.model.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "TrainConfig":
+        """Build from a dict, refusing unknown keys so a typo cannot silently fall back to a default."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{source}: unknown training setting(s) {unknown}; valid keys are {sorted(known)}")
+        values = dict(data)
+        if "model" in values:
+            values["model"] = VAEConfig.from_dict(dict(values["model"]), source=f"{source} [model]")
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike) -> "TrainConfig":
+        data = read_json(path)
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: a training config must be a JSON object, got {type(data).__name__}")
+        return cls.from_dict(data, source=str(path))
+
+    def with_overrides(self, **overrides: Any) -> "TrainConfig":
+        """A copy with the given (non-None) settings changed; ``latent_dim`` reaches into ``model``."""
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        model_keys = {f.name for f in fields(VAEConfig)}
+        model_overrides = {k: overrides.pop(k) for k in list(overrides) if k in model_keys}
+        config = replace(self, **overrides)
+        if model_overrides:
+            config = replace(config, model=replace(config.model, **model_overrides))
+        return config

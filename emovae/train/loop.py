@@ -1,0 +1,322 @@
+"""The training stage: split, normalise, optimise, validate, checkpoint, and resume exactly.
+
+Exact resume is by construction rather than by luck: the only randomness is (a) the epoch's shuffle,
+a pure function of ``(seed, epoch)``, and (b) the reparameterisation noise, drawn from one dedicated
+``torch.Generator`` whose state goes into ``last.pt``; the KL warm-up is a pure function of the step.
+A run stopped mid-epoch records how many batches of that epoch are done and skips them on resume.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from emovae.device import resolve_device
+from emovae.io import write_csv
+from emovae.model.checkpoint import check_codec_compatible, read_checkpoint, save_checkpoint
+from emovae.model.config import VAEConfig
+from emovae.model.loss import beta_schedule, vae_loss
+from emovae.model.vae import ConditionalVAE
+from emovae.train.callbacks import Callback, dispatch
+from emovae.train.config import TrainConfig
+from emovae.train.dataset import (
+    DatasetError,
+    LatentDataset,
+    Split,
+    channel_stats,
+    iter_blocks,
+    load_latent_dataset,
+    load_split,
+    save_split,
+    split_by_song,
+)
+
+LAST = "last.pt"
+BEST = "best.pt"
+HISTORY = "history.csv"
+SPLIT = "split.json"
+# Settings that change the optimisation trajectory: a resumed run must keep them to be exact.
+TRAJECTORY_KEYS = ("chunk_seconds", "model", "batch_size", "lr", "weight_decay", "grad_clip", "beta",
+                   "kl_warmup", "free_bits", "val_fraction", "seed")
+
+Progress = Callable[[int, int, str], None]
+
+
+class ResumeError(ValueError):
+    """``--resume`` was asked for but the run in ``--out`` cannot be continued as requested."""
+
+
+@dataclass
+class LoopState:
+    """Where the run is; saved in ``last.pt`` so an interrupted run continues where it stopped."""
+
+    epoch: int = 0  # 0-based index of the epoch in progress (== epochs completed at an epoch boundary)
+    batch: int = 0  # batches of that epoch already done
+    global_step: int = 0
+    sums: dict[str, float] = field(default_factory=lambda: {"objective": 0.0, "mse": 0.0, "kl": 0.0, "n": 0.0})
+    best_val: float = math.inf
+    best_epoch: int | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    epochs_completed: int
+    global_step: int
+    stopped: bool  # True when stop_event ended the run early (resume it with --resume)
+    best_epoch: int | None
+    history: pd.DataFrame
+    metrics: dict[str, Any]  # final evaluation (empty when stopped)
+    last_checkpoint: Path
+    best_checkpoint: Path | None
+
+
+def train(
+    config: TrainConfig,
+    callbacks: Sequence[Any] = (),
+    stop_event: threading.Event | None = None,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Train (or with ``config.resume`` continue) a conditional VAE; write checkpoints, history and figures.
+
+    ``callbacks`` get ``on_step(step, metrics)`` / ``on_epoch_end(epoch, metrics)``; setting
+    ``stop_event`` stops after the current step with ``last.pt`` saved. ``progress(done, total, message)``
+    is the generic stage hook (e.g. for ``gr.Progress``).
+    """
+    if config.num_threads:
+        torch.set_num_threads(int(config.num_threads))
+    device = resolve_device(config.device)
+    out = config.out_dir
+    dataset = load_latent_dataset(config.latents, config.chunk_seconds)
+    model_config = _model_config(config, dataset)
+    config = config.with_overrides(model=model_config)  # saved and compared as actually built
+    callbacks = list(callbacks) + ([_ProgressCallback(progress)] if progress else [])
+
+    torch.manual_seed(config.seed)  # the initial weights are part of what the seed fixes
+    model = ConditionalVAE(model_config).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    noise = torch.Generator(device=device)
+    noise.manual_seed(config.seed)
+    if config.resume:
+        split, state = _restore(out, config, dataset, model, optimizer, noise)
+    else:
+        split, state = _start(out, config, dataset, model)
+
+    n_batches = math.ceil(len(split.train_index) / config.batch_size)
+    warmup_steps = int(round(config.kl_warmup * n_batches))
+    dispatch(callbacks, "on_train_begin", {
+        "total_steps": config.epochs * n_batches, "start_step": state.global_step, "epochs": config.epochs,
+        "n_train": len(split.train_index), "n_val": len(split.val_index), "device": str(device),
+    })
+    extras = lambda: _extras(config, dataset, state, optimizer, noise)  # noqa: E731 (late-bound snapshot)
+    stopped = False
+    model.train()
+    while state.epoch < config.epochs and not stopped:
+        started = time.perf_counter()
+        order = _epoch_order(split.train_index, config.seed, state.epoch)
+        beta_now = beta_schedule(state.global_step, config.beta, warmup_steps)
+        for batch_index in range(state.batch, n_batches):
+            rows = order[batch_index * config.batch_size : (batch_index + 1) * config.batch_size]
+            beta_now = beta_schedule(state.global_step, config.beta, warmup_steps)
+            step_metrics = _train_step(model, optimizer, dataset, rows, beta_now, config, noise, device)
+            state.global_step += 1
+            state.batch = batch_index + 1
+            for key in ("objective", "mse", "kl"):
+                state.sums[key] += step_metrics[key] * len(rows)
+            state.sums["n"] += len(rows)
+            dispatch(callbacks, "on_step", state.global_step,
+                     {"epoch": state.epoch + 1, **step_metrics, "beta": beta_now, "lr": config.lr})
+            if stop_event is not None and stop_event.is_set():
+                stopped = True
+                break
+        if stopped and state.batch < n_batches:
+            save_checkpoint(out / LAST, model, extras())
+            break
+        row = _finish_epoch(model, dataset, split, config, state, beta_now, device, time.perf_counter() - started)
+        write_csv(out / HISTORY, pd.DataFrame(state.history))
+        if row["val_total"] < state.best_val:
+            state.best_val, state.best_epoch = row["val_total"], state.epoch
+            save_checkpoint(out / BEST, model, _best_extras(config, dataset, state))
+        save_checkpoint(out / LAST, model, extras())
+        dispatch(callbacks, "on_epoch_end", state.epoch, row)
+        stopped = stopped or (stop_event is not None and stop_event.is_set())
+
+    history = pd.DataFrame(state.history)
+    metrics: dict[str, Any] = {}
+    if not stopped:
+        from emovae.train.artifacts import write_final_artifacts  # heavy (matplotlib, sklearn): only at the end
+
+        metrics = write_final_artifacts(out, config, dataset, split, history, device)
+    result = TrainResult(
+        out_dir=out, epochs_completed=state.epoch, global_step=state.global_step, stopped=stopped,
+        best_epoch=state.best_epoch, history=history, metrics=metrics, last_checkpoint=out / LAST,
+        best_checkpoint=(out / BEST) if (out / BEST).exists() else None,
+    )
+    dispatch(callbacks, "on_train_end", result)
+    return result
+
+
+# --- setup -------------------------------------------------------------------------------------------------
+def _model_config(config: TrainConfig, dataset: LatentDataset) -> VAEConfig:
+    """The architecture from the config, with the input width taken from the data."""
+    return replace(config.model, in_channels=int(dataset.latents.shape[1]))
+
+
+def _start(out: Path, config: TrainConfig, dataset: LatentDataset, model: ConditionalVAE) -> tuple[Split, LoopState]:
+    if (out / LAST).exists():
+        raise ResumeError(
+            f"{out / LAST}: this folder already holds a training run; pass --resume to continue it, "
+            "or choose another --out (nothing was overwritten)"
+        )
+    split = split_by_song(dataset.labels, config.val_fraction, config.seed)
+    save_split(out / SPLIT, split, dataset.labels)
+    mean, std = channel_stats(dataset.latents, split.train_index)
+    model.set_normalization(torch.from_numpy(mean), torch.from_numpy(std))
+    return split, LoopState()
+
+
+def _restore(out: Path, config: TrainConfig, dataset: LatentDataset, model: ConditionalVAE,
+             optimizer: torch.optim.Optimizer, noise: torch.Generator) -> tuple[Split, LoopState]:
+    path = out / LAST
+    if not path.exists():
+        raise ResumeError(f"{path}: nothing to resume (no last.pt); run without --resume to start training")
+    payload = read_checkpoint(path)
+    check_codec_compatible(payload.get("codec"), dataset.codec, str(path))
+    saved = payload.get("train_config", {})
+    current = config.to_dict()
+    current["model"] = _model_config(config, dataset).to_dict()
+    changed = [k for k in TRAJECTORY_KEYS if saved.get(k) != current.get(k)]
+    if changed:
+        detail = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in changed)
+        raise ResumeError(f"{path}: cannot resume exactly with changed settings ({detail}); "
+                          "drop those flags, or start a new run in another --out")
+    model.load_state_dict(payload["model_state"])
+    optimizer.load_state_dict(payload["optimizer"])
+    noise.set_state(payload["rng"]["noise"].to(torch.uint8))
+    torch.set_rng_state(payload["rng"]["torch"])
+    state = LoopState(**payload["train_state"])
+    split = load_split(out / SPLIT, dataset.labels)
+    return split, state
+
+
+def _extras(config: TrainConfig, dataset: LatentDataset, state: LoopState, optimizer: torch.optim.Optimizer,
+            noise: torch.Generator) -> dict[str, Any]:
+    return {
+        **_best_extras(config, dataset, state),
+        "optimizer": optimizer.state_dict(),
+        "train_state": asdict(state),
+        "rng": {"noise": noise.get_state(), "torch": torch.get_rng_state()},
+    }
+
+
+def _best_extras(config: TrainConfig, dataset: LatentDataset, state: LoopState) -> dict[str, Any]:
+    return {
+        "codec": dataset.codec,
+        "chunk_seconds": config.chunk_seconds,
+        "epoch": len(state.history),  # completed epochs
+        "metrics": dict(state.history[-1]) if state.history else {},
+        "train_config": config.to_dict(),
+        "split_file": SPLIT,
+    }
+
+
+# --- steps ---------------------------------------------------------------------------------------------
+def _epoch_order(train_index: np.ndarray, seed: int, epoch: int) -> np.ndarray:
+    """The epoch's shuffle: a pure function of (seed, epoch), so a resumed epoch replays it exactly."""
+    return np.random.default_rng([int(seed), int(epoch)]).permutation(train_index)
+
+
+def _train_step(model: ConditionalVAE, optimizer: torch.optim.Optimizer, dataset: LatentDataset,
+                rows: np.ndarray, beta_now: float, config: TrainConfig, noise: torch.Generator,
+                device: torch.device) -> dict[str, float]:
+    x, cond = dataset.batch(rows)
+    output = model(x.to(device, non_blocking=True), cond.to(device), generator=noise)
+    terms = vae_loss(output, beta_now, config.free_bits)
+    optimizer.zero_grad(set_to_none=True)
+    terms.total.backward()
+    if config.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+    optimizer.step()
+    return {"objective": terms.total.item(), "mse": terms.mse.item(), "kl": terms.kl.item()}
+
+
+@torch.no_grad()
+def validate(model: ConditionalVAE, dataset: LatentDataset, index: np.ndarray, batch_size: int,
+             device: torch.device, seed: int) -> dict[str, float]:
+    """Mean MSE and KL over ``index`` with fixed noise, so epochs are compared on the same draw."""
+    was_training = model.training
+    model.eval()
+    noise = torch.Generator(device=device)
+    noise.manual_seed(int(seed) + 7919)
+    sums = {"mse": 0.0, "kl": 0.0}
+    for rows in iter_blocks(index, batch_size):
+        x, cond = dataset.batch(rows)
+        terms = vae_loss(model(x.to(device), cond.to(device), generator=noise), 0.0)
+        sums["mse"] += terms.mse.item() * len(rows)
+        sums["kl"] += terms.kl.item() * len(rows)
+    model.train(was_training)
+    return {key: value / max(len(index), 1) for key, value in sums.items()}
+
+
+def _finish_epoch(model: ConditionalVAE, dataset: LatentDataset, split: Split, config: TrainConfig,
+                  state: LoopState, beta_now: float, device: torch.device, seconds: float) -> dict[str, Any]:
+    """Validate, append the history row, and move the state to the next epoch boundary."""
+    n = max(state.sums["n"], 1.0)
+    train_mse, train_kl = state.sums["mse"] / n, state.sums["kl"] / n
+    val = validate(model, dataset, split.val_index, config.batch_size, device, config.seed)
+    row = {
+        "epoch": state.epoch + 1,
+        "step": state.global_step,
+        "beta": beta_now,
+        "train_objective": state.sums["objective"] / n,
+        # total = mse + beta * KL at the target beta: comparable across epochs despite the warm-up.
+        "train_total": train_mse + config.beta * train_kl,
+        "train_mse": train_mse,
+        "train_kl": train_kl,
+        "val_total": val["mse"] + config.beta * val["kl"],
+        "val_mse": val["mse"],
+        "val_kl": val["kl"],
+        "seconds": seconds,
+    }
+    state.history.append(row)
+    state.epoch += 1
+    state.batch = 0
+    state.sums = {"objective": 0.0, "mse": 0.0, "kl": 0.0, "n": 0.0}
+    return row
+
+
+class _ProgressCallback(Callback):
+    """Adapts the stage-wide ``progress(done, total, message)`` hook to training steps."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.total = 0
+
+    def on_train_begin(self, info: dict[str, Any]) -> None:
+        self.total = int(info["total_steps"])
+
+    def on_step(self, step: int, metrics: dict[str, Any]) -> None:
+        self.progress(step, self.total, f"epoch {metrics['epoch']}: mse {metrics['mse']:.4f}")
+
+
+def resume_config(out: str | Path) -> TrainConfig:
+    """The configuration saved in ``<out>/last.pt``: the base for ``--resume`` (flags may still override)."""
+    path = Path(out) / LAST
+    if not path.exists():
+        raise ResumeError(f"{path}: nothing to resume (no last.pt); run without --resume to start training")
+    saved = read_checkpoint(path).get("train_config")
+    if not saved:
+        raise ResumeError(f"{path}: holds no training config; it was not written by this training stage")
+    return TrainConfig.from_dict({**saved, "resume": True}, source=str(path))
+
+
+__all__ = ["DatasetError", "LoopState", "ResumeError", "TrainResult", "resume_config", "train", "validate"]

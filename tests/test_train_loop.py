@@ -1,0 +1,136 @@
+"""The training stage end to end on tiny synthetic latents: it learns, stops, resumes exactly, refuses
+unsafe reuse of a run folder, and reports through callbacks."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from emovae import formats
+from emovae.codec import CodecMismatchError
+from emovae.io import read_json, write_csv, write_json
+from emovae.model import VAEConfig, load_checkpoint
+from emovae.model.checkpoint import read_checkpoint
+from emovae.train import Callback, HistoryCallback, ResumeError, TrainConfig, train
+from emovae.train.synthetic import write_synthetic_latents
+from pipeline.train import main as cli_main
+
+TINY_MODEL = VAEConfig(latent_dim=8, stage_channels=(16, 24), stage_strides=(4, 2), cond_hidden=16)
+
+
+@pytest.fixture(scope="module")
+def small_latents(tmp_path_factory):
+    return write_synthetic_latents(tmp_path_factory.mktemp("lat"), n_songs=8, chunks_per_song=4, channels=32, seed=3)
+
+
+def _config(latents, out, **overrides) -> TrainConfig:
+    base = TrainConfig(latents=str(latents), out=str(out), model=TINY_MODEL, batch_size=8, lr=3e-3, epochs=3,
+                       kl_warmup=1.0, val_fraction=0.25, seed=5, device="cpu", write_audio=False,
+                       eval_samples_per_target=2, n_reconstructions=2)
+    return base.with_overrides(**overrides)
+
+
+class StopAfter(Callback):
+    """Sets the stop event after ``n`` optimiser steps, like the app's Stop button."""
+
+    def __init__(self, n: int, event: threading.Event) -> None:
+        self.n, self.event = n, event
+
+    def on_step(self, step, metrics):
+        if step == self.n:
+            self.event.set()
+
+
+def test_learns_and_writes_evidence(tmp_path):
+    latents = write_synthetic_latents(tmp_path / "lat", n_songs=16, chunks_per_song=4, channels=32, seed=0)
+    history_cb = HistoryCallback()
+    result = train(_config(latents, tmp_path / "run", epochs=8, lr=1e-2), callbacks=[history_cb])
+    history = pd.read_csv(tmp_path / "run" / "history.csv")
+    assert list(history["epoch"]) == list(range(1, 9))
+    assert history["train_mse"].iloc[-1] < 0.8 * history["train_mse"].iloc[0]
+    m = result.metrics
+    assert m["val_mse"] < 0.8 * m["baseline_mse"]  # well below "predict each channel's mean"
+    assert m["conditioning"]["rho_valence"] > 0.5  # generated chunks follow the requested valence
+    assert m["conditioning"]["regressor_real_val"]["rho_valence"] > 0.5  # the probe itself works
+    assert read_json(tmp_path / "run" / "metrics.json")["val_mse"] == pytest.approx(m["val_mse"])
+    # callbacks saw every step and epoch, with the same numbers as the history table
+    assert len(history_cb.steps) == result.global_step == 8 * 6  # 48 train chunks / batch 8
+    assert [row["val_mse"] for row in history_cb.epochs] == pytest.approx(list(history["val_mse"]))
+    # the latent map covers exactly the training chunks of the saved split
+    split = read_json(tmp_path / "run" / "split.json")
+    latent_map = np.load(tmp_path / "run" / "latent_map.npz")
+    assert sorted(latent_map["chunk_ids"]) == sorted(split["train_chunks"])
+    assert latent_map["coords"].shape == (len(split["train_chunks"]), 2)
+    assert not set(split["train_songs"]) & set(split["val_songs"])
+    for name in ("training_curves.png", "reconstructions.png", "latent_space.png", "conditioning.png"):
+        assert (tmp_path / "run" / name).read_bytes()[:4] == b"\x89PNG"
+    _, info = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert info["epoch"] == result.best_epoch and info["codec"]["codec_id"] == "synthetic-s0"
+    assert info["metrics"]["val_total"] == pytest.approx(history["val_total"].min())
+
+
+def test_resume_after_stop_equals_uninterrupted_run(tmp_path, small_latents):
+    full = train(_config(small_latents, tmp_path / "full"))
+    event = threading.Event()
+    stopped = train(_config(small_latents, tmp_path / "part"), callbacks=[StopAfter(4, event)], stop_event=event)
+    assert stopped.stopped and stopped.global_step == 4 and stopped.metrics == {}
+    state = read_checkpoint(tmp_path / "part" / "last.pt")["train_state"]
+    assert (state["epoch"], state["batch"]) == (1, 1)  # mid-epoch: 3 batches per epoch
+    resumed = train(_config(small_latents, tmp_path / "part", resume=True))
+    assert not resumed.stopped and resumed.global_step == full.global_step
+    a = read_checkpoint(tmp_path / "full" / "last.pt")["model_state"]
+    b = read_checkpoint(tmp_path / "part" / "last.pt")["model_state"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    columns = [c for c in full.history.columns if c != "seconds"]
+    pd.testing.assert_frame_equal(full.history[columns], resumed.history[columns])
+
+
+def test_run_folder_is_never_silently_reused(tmp_path, small_latents):
+    out = tmp_path / "run"
+    event = threading.Event()
+    train(_config(small_latents, out), callbacks=[StopAfter(1, event)], stop_event=event)
+    before = (out / "last.pt").read_bytes()
+    with pytest.raises(ResumeError, match="already holds a training run.*--resume"):
+        train(_config(small_latents, out))
+    with pytest.raises(ResumeError, match=r"lr: 0\.003 -> 0\.01"):
+        train(_config(small_latents, out, resume=True, lr=1e-2))
+    with pytest.raises(ResumeError, match="nothing to resume"):
+        train(_config(small_latents, tmp_path / "fresh", resume=True))
+    assert (out / "last.pt").read_bytes() == before  # nothing written so far was lost
+
+
+def test_resume_with_latents_of_another_codec_is_refused(tmp_path, small_latents):
+    out = tmp_path / "run"
+    event = threading.Event()
+    train(_config(small_latents, out), callbacks=[StopAfter(1, event)], stop_event=event)
+    other = tmp_path / "other"
+    other.mkdir()
+    for path_of in (formats.latents_path, formats.labels_path):
+        path_of(other, 5).write_bytes(path_of(small_latents, 5).read_bytes())
+    labels = pd.read_csv(formats.labels_path(other, 5), dtype={"chunk_id": str}).assign(codec_id="random-s9-x")
+    write_csv(formats.labels_path(other, 5), labels)
+    identity = read_json(formats.codec_identity_path(small_latents, 5))
+    write_json(formats.codec_identity_path(other, 5), {**identity, "codec_id": "random-s9-x"})
+    with pytest.raises(CodecMismatchError, match="last.pt"):
+        train(_config(other, out, resume=True))
+
+
+def test_cli_with_config_file_and_clear_error(tmp_path, small_latents, capsys):
+    config_file = tmp_path / "train.json"
+    config = _config(small_latents, tmp_path / "ignored", epochs=1).to_dict()
+    config_file.write_text(json.dumps(config))
+    code = cli_main(["--config", str(config_file), "--out", str(tmp_path / "cli"), "--epochs", "2", "--latent-dim", "4"])
+    assert code == 0
+    assert "val MSE" in capsys.readouterr().out
+    _, info = load_checkpoint(tmp_path / "cli" / "last.pt")
+    assert info["epoch"] == 2 and info["config"].latent_dim == 4  # flags override the file
+    assert cli_main(["--latents", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")]) == 2
+    assert "latents_5s.npy: not found" in capsys.readouterr().err
+    config_file.write_text(json.dumps({"epoch": 3}))
+    assert cli_main(["--config", str(config_file)]) == 2
+    assert "unknown training setting(s) ['epoch']" in capsys.readouterr().err
