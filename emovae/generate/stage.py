@@ -1,0 +1,143 @@
+"""The generation stage: a checkpoint -> ``.wav`` files (+ JSON sidecars) and the preset figure.
+
+What it adds over :func:`~emovae.generate.generator.generate_audio`: naming and writing outputs
+atomically, skipping pieces whose identical request is already on disk (re-runs are free), an
+optional estimate of each piece's emotion with the project's estimator (target vs estimate in
+every sidecar), progress reporting, and the side-by-side waveform + spectrogram figure when the
+four presets are rendered.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from emovae.audio import load_audio, write_wav
+from emovae.emotion import PRESETS
+from emovae.generate.estimator import EmotionEstimator
+from emovae.generate.generator import GenerationRequest, get_generator, to_emotion
+from emovae.generate.plots import plot_preset_comparison
+from emovae.io import read_json, write_json
+
+Progress = Callable[[int, int, str], None]
+SIDECAR_VERSION = 1
+
+
+@dataclass
+class GenerationStageConfig:
+    """One run of the stage: a list of emotions (or the four presets), shared settings."""
+
+    checkpoint: Path
+    out_dir: Path = Path("generated")
+    emotions: tuple[str, ...] = ("happy",)
+    all_presets: bool = False
+    to: str | None = None
+    renderer: str = "synth"
+    seconds: float = 10.0
+    seed: int = 0
+    temperature: float = 1.0
+    device: str = "auto"
+    codec_weights: str | None = None
+    synth_style: str = "ensemble"
+    estimator: Path | None = None
+    overwrite: bool = False
+    show_progress: bool = True
+
+    def requests(self) -> list[tuple[str, GenerationRequest]]:
+        """(piece label, validated request) per piece; raises on any bad input before work starts."""
+        emotions = tuple(PRESETS) if self.all_presets else tuple(self.emotions)
+        if not emotions:
+            raise ValueError("no emotion given; pass --emotion NAME|V,A or --all-presets")
+        out = []
+        for emotion in emotions:
+            request = GenerationRequest(
+                checkpoint=self.checkpoint, emotion=emotion, to=self.to, renderer=self.renderer,
+                seconds=self.seconds, seed=self.seed, temperature=self.temperature, device=self.device,
+                codec_weights=self.codec_weights, synth_style=self.synth_style,
+            ).validated()
+            label = _label(emotion) + (f"-to-{_label(self.to)}" if self.to is not None else "")
+            out.append((label, request))
+        return out
+
+
+@dataclass
+class GeneratedPiece:
+    name: str
+    wav: Path
+    info: dict
+    resumed: bool
+
+
+@dataclass
+class GenerationResult:
+    out_dir: Path
+    pieces: list[GeneratedPiece] = field(default_factory=list)
+    figure: Path | None = None
+    wall_seconds: float = 0.0
+
+
+def _label(emotion: str | tuple[float, float]) -> str:
+    """Preset names stay names; a V,A pair becomes ``v0.80_a0.30`` (safe in a file name)."""
+    if isinstance(emotion, str) and emotion.strip().lower() in PRESETS:
+        return emotion.strip().lower()
+    valence, arousal = to_emotion(emotion)
+    return f"v{valence:.2f}_a{arousal:.2f}"
+
+
+def _request_key(request: GenerationRequest) -> dict:
+    """The parts of a request that determine the audio (device excluded: same kind -> same audio)."""
+    return {
+        "checkpoint_mtime_ns": Path(request.checkpoint).stat().st_mtime_ns if Path(request.checkpoint).is_file() else None,
+        "checkpoint": str(Path(request.checkpoint).resolve()),
+        "emotion": list(request.emotion),
+        "to": list(request.to) if request.to is not None else None,
+        "renderer": request.renderer,
+        "seconds": request.seconds,
+        "seed": request.seed,
+        "temperature": request.temperature,
+        "synth_style": request.synth_style,
+        "codec_weights": request.codec_weights,
+    }
+
+
+def run_generation(config: GenerationStageConfig, progress: Progress | None = None) -> GenerationResult:
+    """Render every requested piece into ``config.out_dir``; returns what was written or reused."""
+    started = time.perf_counter()
+    jobs = config.requests()
+    out_dir = Path(config.out_dir)
+    estimator = EmotionEstimator.load(config.estimator) if config.estimator is not None else None
+    result = GenerationResult(out_dir=out_dir)
+    clips: dict[str, np.ndarray] = {}
+    sample_rate = None
+    bar = tqdm(jobs, desc="generate", unit="piece", disable=not config.show_progress)
+    for done, (label, request) in enumerate(bar, start=1):
+        name = f"{label}_{request.renderer}_seed{request.seed}"
+        wav, sidecar = out_dir / f"{name}.wav", out_dir / f"{name}.json"
+        key = _request_key(request)
+        previous = read_json(sidecar) if sidecar.is_file() and wav.is_file() else None
+        if previous is not None and not config.overwrite and previous.get("request") == key:
+            audio, sample_rate = load_audio(wav), int(previous["info"]["sample_rate"])
+            result.pieces.append(GeneratedPiece(name, wav, previous["info"], resumed=True))
+        else:
+            generator = get_generator(request.checkpoint, request.device, request.codec_weights)
+            audio, sample_rate, info = generator.generate(request)
+            if estimator is not None:
+                info["estimated_emotion"] = list(estimator.predict(audio, sample_rate))
+            write_wav(wav, audio, sample_rate)
+            write_json(sidecar, {"version": SIDECAR_VERSION, "request": key, "info": info})
+            result.pieces.append(GeneratedPiece(name, wav, info, resumed=False))
+        clips[label] = audio
+        if progress is not None:
+            progress(done, len(jobs), f"{name}.wav")
+    if config.all_presets and sample_rate is not None:
+        first = jobs[0][1]
+        figure = out_dir / f"presets_{first.renderer}_seed{first.seed}.png"
+        title = f"{first.renderer} renderer, seed {first.seed}, {first.seconds:g} s"
+        result.figure = plot_preset_comparison(clips, sample_rate, figure, title=title)
+    result.wall_seconds = time.perf_counter() - started
+    return result
