@@ -1,22 +1,43 @@
 """EnCodec codec (weights, identity, encode/decode) and the encoding stage.
 
-Import the pieces from here; :mod:`emovae.codec.encode` (the stage) is imported lazily by callers
-that need it, so loading the codec does not pull in pandas/tqdm/plotting.
+Import the pieces from here. The identity helpers load at once; the codec itself (EnCodec,
+torchaudio: about a second) only when one of its names is first used, so a stage that merely
+checks identities (a VAE checkpoint, the app) starts fast. :mod:`emovae.codec.encode` (the stage)
+is imported by callers that need it.
 """
 
-from emovae.codec.encodec_codec import (
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from emovae.codec.identity import (
     CHANNELS,
     FRAME_RATE,
     HOP_LENGTH,
-    Codec,
     CodecMismatchError,
     describe_identity,
     ensure_same_codec,
-    load_codec,
     read_identity,
     same_codec,
 )
-from emovae.codec.weights import CHECKPOINT_NAME, CHECKPOINT_URL, ENV_VAR, CodecWeightsMissing, hub_checkpoint_path
+
+_LAZY = {
+    "Codec": "emovae.codec.encodec_codec",
+    "load_codec": "emovae.codec.encodec_codec",
+    "CHECKPOINT_NAME": "emovae.codec.weights",
+    "CHECKPOINT_URL": "emovae.codec.weights",
+    "ENV_VAR": "emovae.codec.weights",
+    "CodecWeightsMissing": "emovae.codec.weights",
+    "hub_checkpoint_path": "emovae.codec.weights",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CHANNELS",

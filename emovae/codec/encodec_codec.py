@@ -13,7 +13,6 @@ import math
 import os
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -21,26 +20,28 @@ import torch
 from encodec import EncodecModel
 
 from emovae.audio import SAMPLE_RATE
+from emovae.codec.identity import (  # noqa: F401 (re-exported: the codec's public names)
+    CHANNELS,
+    FRAME_RATE,
+    HOP_LENGTH,
+    CodecMismatchError,
+    describe_identity,
+    ensure_same_codec,
+    read_identity,
+    same_codec,
+)
 from emovae.codec.inference import optimise_for_inference
 from emovae.codec.weights import WeightsSource, load_state_dict, resolve_weights, state_dict_hash
 from emovae.device import resolve_device
-from emovae.io import read_json
 
 LatentKind = Literal["continuous", "quantized"]
 LATENT_KINDS = ("continuous", "quantized")
-FRAME_RATE = 75
-HOP_LENGTH = SAMPLE_RATE // FRAME_RATE  # 320 samples per latent frame
-CHANNELS = 128
 BANDWIDTHS = (1.5, 3.0, 6.0, 12.0, 24.0)
 # Measured on 2 CPU cores (benchmarks/bench_codec.py): small batches keep the 24 kHz activations
 # in cache and beat large ones (quiet machine, optimised model: batch 1 25.6x, batch 2 17.7x real time);
 # on a GPU larger batches win.
 DEFAULT_CPU_BATCH = 1
 DEFAULT_GPU_BATCH = 32
-
-
-class CodecMismatchError(ValueError):
-    """Two artefacts were made with different codec identities and must not be combined."""
 
 
 def configure_threads(threads: int | None = None) -> int:
@@ -173,40 +174,3 @@ def codec_identity(
         "channels": CHANNELS,
         "weights_hash": weights_hash,
     }
-
-
-def describe_identity(identity: dict[str, Any]) -> str:
-    """One readable line: the id plus the latent kind (two ids can match while the kinds differ)."""
-    kind = identity.get("latent_kind", "?")
-    if kind == "quantized":
-        kind = f"quantized @ {identity.get('bandwidth')} kbps"
-    return f"{identity.get('codec_id', '?')} ({kind})"
-
-
-def same_codec(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Identities match when weights and latent space match (codec_id, kind, bandwidth)."""
-    keys = ("codec_id", "weights_hash", "latent_kind", "bandwidth")
-    return all(a.get(key) == b.get(key) for key in keys)
-
-
-def ensure_same_codec(a: dict[str, Any], b: dict[str, Any], context: str = "") -> None:
-    """Raise :class:`CodecMismatchError` naming both identities unless ``a`` and ``b`` match.
-
-    ``context`` says which files or objects were compared, so the message can say what to redo.
-    """
-    if same_codec(a, b):
-        return
-    where = f" {context}:" if context else ""
-    raise CodecMismatchError(
-        f"codec mismatch{where} {describe_identity(a)} vs {describe_identity(b)}. Latents from different "
-        "codecs live in different spaces and cannot be mixed; re-run the earlier stage with the same "
-        "--encodec-weights / latent kind, or write to a fresh output folder."
-    )
-
-
-def read_identity(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a ``codec_<S>s.json`` (or any saved identity) with an error that names the file."""
-    identity = read_json(path)
-    if not isinstance(identity, dict) or "codec_id" not in identity:
-        raise ValueError(f"{Path(path)}: not a codec identity (no 'codec_id'); delete it and re-run pipeline.encode")
-    return identity

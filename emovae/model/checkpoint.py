@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from emovae.codec.encodec_codec import CodecMismatchError, ensure_same_codec
+from emovae.codec.identity import CodecMismatchError, ensure_same_codec
 from emovae.io import atomic_path
 from emovae.model.config import VAEConfig
 from emovae.model.vae import ConditionalVAE

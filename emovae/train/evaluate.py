@@ -20,7 +20,7 @@ from sklearn.linear_model import RidgeCV
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from emovae.codec.encodec_codec import FRAME_RATE
+from emovae.codec.identity import FRAME_RATE
 from emovae.model.vae import ConditionalVAE
 from emovae.train.dataset import LatentDataset, iter_blocks
 
