@@ -1,20 +1,302 @@
-"""emovae web app (Gradio). Placeholder page until the app issue lands; it must launch."""
+"""emovae web app: explore the dataset, train, generate and analyse uploads (Gradio).
+
+Thin by design: this file lays out the components and wires events to :mod:`emovae.app`, which
+holds all logic and returns plain data. Library errors are turned into ``gr.Error`` here so the
+visitor sees one clear sentence instead of a traceback.
+
+    python app.py                 # http://127.0.0.1:7860 on the embedded demo bundle
+    python app.py --host 0.0.0.0  # listen on all interfaces (Spaces does this by itself)
+"""
+
+from __future__ import annotations
 
 import argparse
-import os
+import functools
+from typing import Any, Callable
 
 import gradio as gr
 
+from emovae.app import figures
+from emovae.app.context import AppContext
+from emovae.app.settings import AppSettings
+from emovae.emotion import PRESETS
 
-def build_app() -> gr.Blocks:
-    with gr.Blocks(title="emovae") as demo:
-        gr.Markdown("# emovae\nEmotion-conditioned music generation. The full app is being built.")
+MODES = ["single emotion", "trajectory A → B"]
+# The browser's own <audio> player: light, accessible, and our plot already shows waveform + spectrogram.
+NATIVE_PLAYER = gr.WaveformOptions(show_recording_waveform=False)
+CSS = "#emotion-map img, #chunk-map img, #upload-map img {cursor: crosshair;}"
+
+
+def user_errors(fn: Callable) -> Callable:
+    """Show expected failures (bad values, missing files, refused paths) as a gr.Error message."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except (ValueError, LookupError, FileNotFoundError, PermissionError, RuntimeError) as exc:
+            raise gr.Error(str(exc).strip("'\""), print_exception=False) from None
+
+    return wrapper
+
+
+def progress_hook(progress: gr.Progress) -> Callable[[int, int, str], None]:
+    """The library's ``callable(done, total, message)`` progress hook, drawn as gr.Progress."""
+    return lambda done, total, message: progress((done, max(total, 1)), desc=message)
+
+
+def session_of(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or ""
+
+
+def build_app(ctx: AppContext) -> gr.Blocks:
+    """Build the four tabs; the Generate tab opens first, already holding a rendered clip."""
+    first = ctx.first_clip()
+    with gr.Blocks(title="emovae — emotion-conditioned music") as demo:
+        checkpoint = gr.State(ctx.default_checkpoint_label())  # per session: which VAE generates
+        dataset_key = gr.State("")  # per session: the dataset opened in the Dataset tab
+        gr.Markdown("# emovae — music from an emotion\n" + ctx.status_markdown())
+        with gr.Tabs(selected="generate"):
+            with gr.Tab("Generate", id="generate"):
+                renderer = _generate_tab(ctx, checkpoint, first)
+            with gr.Tab("Dataset", id="dataset"):
+                _dataset_tab(ctx, dataset_key)
+            with gr.Tab("Training", id="training"):
+                _training_tab(ctx, checkpoint, dataset_key)
+            with gr.Tab("Upload", id="upload"):
+                _upload_tab(ctx)
+        # The codec check runs beside start-up; each page learns its outcome when it loads.
+        demo.load(lambda: gr.Radio(choices=ctx.renderer_choices(), info=ctx.renderer_note()), None, renderer,
+                  api_visibility="private", show_progress="hidden")
     return demo
 
 
+# --------------------------------------------------------------------------------------- Generate
+def _generate_tab(ctx: AppContext, checkpoint: gr.State, first) -> gr.Radio:
+    """Lay out and wire the Generate tab; returns the renderer radio (its choices arrive on page load)."""
+    v0, a0 = first.emotion if first is not None else (0.5, 0.5)
+    with gr.Row():
+        with gr.Column(scale=5):
+            emotion_map = gr.Image(
+                value=figures.render_emotion_map(marker=(v0, a0)),
+                label="Emotion map — click to set the emotion and generate",
+                elem_id="emotion-map", interactive=False, format="png", buttons=[], height=430,
+            )
+        with gr.Column(scale=6):
+            with gr.Row():
+                presets = {name: gr.Button(name.capitalize(), size="sm", elem_id=f"preset-{name}") for name in PRESETS}
+            mode = gr.Radio(MODES, value=MODES[0], label="Mode", info="trajectory: sliders set A, a map click sets B")
+            with gr.Row():
+                valence = gr.Slider(0, 1, value=v0, step=0.01, label="Valence (A)", elem_id="valence")
+                arousal = gr.Slider(0, 1, value=a0, step=0.01, label="Arousal (A)", elem_id="arousal")
+            with gr.Row(visible=False) as end_row:
+                valence_end = gr.Slider(0, 1, value=0.1, step=0.01, label="Valence (B)")
+                arousal_end = gr.Slider(0, 1, value=0.1, step=0.01, label="Arousal (B)")
+            with gr.Row():
+                renderer = gr.Radio(["synth", "neural"], value="synth", label="Renderer", info="checking the codec…")
+                seconds = gr.Slider(1, ctx.settings.max_generate_seconds, value=10, step=1, label="Duration (s)")
+            with gr.Row():
+                seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed")
+                temperature = gr.Slider(0, 2, value=1.0, step=0.05, label="Temperature")
+            generate = gr.Button("Generate", variant="primary", elem_id="generate-button")
+    with gr.Row():
+        with gr.Column(scale=5):
+            audio = gr.Audio(value=str(first.path) if first else None, label="Generated music", type="filepath",
+                             interactive=False, elem_id="generated-audio", waveform_options=NATIVE_PLAYER)
+            download = gr.File(value=str(first.path) if first else None, label="Download (WAV)", interactive=False)
+            info = gr.Markdown(first.markdown() if first else ctx.status_markdown())
+        with gr.Column(scale=6):
+            plot = gr.Plot(value=ctx.clip_figure(first.path) if first else None, label="Waveform and spectrogram")
+
+    inputs = [checkpoint, mode, valence, arousal, valence_end, arousal_end, renderer, seconds, seed, temperature]
+    outputs = [audio, download, info, emotion_map]
+    run = user_errors(ctx.generate_outputs)
+    draw = user_errors(ctx.clip_figure)
+
+    generate.click(run, inputs, outputs, api_name="generate", concurrency_id="generate").then(
+        draw, audio, plot, api_visibility="private"
+    )
+    mode.change(lambda m: gr.Row(visible=m == MODES[1]), mode, end_row, api_visibility="private")
+
+    def on_map_click(mode_value, v, a, evt: gr.SelectData):
+        v_new, a_new = ctx.click_to_emotion(*evt.index)
+        if mode_value == MODES[1]:
+            return v, a, v_new, a_new
+        return v_new, a_new, gr.skip(), gr.skip()
+
+    emotion_map.select(on_map_click, [mode, valence, arousal], [valence, arousal, valence_end, arousal_end],
+                       api_visibility="private").then(run, inputs, outputs, api_visibility="private", concurrency_id="generate").then(
+        draw, audio, plot, api_visibility="private"
+    )
+    gr.api(user_errors(ctx.click_to_emotion), api_name="click_map")
+    for name, button in presets.items():
+        button.click(lambda n=name: (*PRESETS[n], MODES[0]), None, [valence, arousal, mode], api_name=f"preset_{name}").then(
+            run, inputs, outputs, api_visibility="private", concurrency_id="generate"
+        ).then(draw, audio, plot, api_visibility="private")
+    return renderer
+
+
+# ---------------------------------------------------------------------------------------- Dataset
+def _dataset_tab(ctx: AppContext, dataset_key: gr.State) -> None:
+    gr.Markdown(
+        "Songs (static labels) and their chunks (dynamic labels where DEAM has per-second ratings). "
+        f"`demo` is the bundled demo dataset (regenerated on first use); a DEAM folder must lie inside "
+        f"`{ctx.settings.data_dir}`."
+    )
+    with gr.Row():
+        root = gr.Textbox(value="demo", label="Dataset root", scale=4)
+        chunk_seconds = gr.Radio([5, 10], value=ctx.bundle_chunk_seconds(), label="Chunk length (s)", scale=2)
+        open_button = gr.Button("Open dataset", variant="primary", scale=1)
+    summary = gr.Markdown()
+    with gr.Row():
+        va_plot = gr.Plot(label="Valence / arousal map")
+        with gr.Column():
+            chunk_map = gr.Image(label="Click a point to play the nearest chunk", elem_id="chunk-map",
+                                 interactive=False, format="png", buttons=[], height=430)
+    with gr.Row():
+        hist = gr.Plot(label="Label distributions")
+        with gr.Column():
+            with gr.Row():
+                chunk_id = gr.Textbox(label="Chunk id (hover the map to see ids)", scale=3)
+                play_button = gr.Button("Play chunk", scale=1)
+            chunk_audio = gr.Audio(label="Chunk", interactive=False, waveform_options=NATIVE_PLAYER, elem_id="chunk-audio")
+            chunk_info = gr.Markdown()
+
+    @user_errors
+    def open_dataset(text, seconds, progress=gr.Progress()):
+        view, key = ctx.open_dataset(text, int(seconds), progress_hook(progress))
+        return key, view.summary_markdown(text), ctx.dataset_figure(view), figures.histograms(view.chunks), ctx.chunk_map_image(view)
+
+    @user_errors
+    def play_nearest(key, evt: gr.SelectData):
+        return ctx.play_nearest_chunk(key, *ctx.click_to_emotion(*evt.index))
+
+    open_button.click(open_dataset, [root, chunk_seconds], [dataset_key, summary, va_plot, hist, chunk_map],
+                      api_name="open_dataset", concurrency_id="dataset")
+    chunk_map.select(play_nearest, dataset_key, [chunk_audio, chunk_info], api_visibility="private")
+    play_button.click(user_errors(ctx.play_chunk), [dataset_key, chunk_id], [chunk_audio, chunk_info], api_name="play_chunk")
+
+
+# --------------------------------------------------------------------------------------- Training
+def _training_tab(ctx: AppContext, checkpoint: gr.State, dataset_key: gr.State) -> None:
+    gr.Markdown(ctx.training_intro_markdown())
+    with gr.Row():
+        epochs = gr.Slider(1, 200, value=20, step=1, label="Epochs")
+        batch_size = gr.Slider(2, 128, value=16, step=1, label="Batch size")
+        learning_rate = gr.Number(value=1e-3, minimum=1e-6, maximum=1e-1, label="Learning rate")
+        beta = gr.Number(value=0.5, minimum=0.0, maximum=10.0, label="β (KL weight)")
+        latent_dim = gr.Slider(4, 128, value=32, step=4, label="Latent channels")
+    with gr.Row():
+        start = gr.Button("Start training", variant="primary")
+        stop = gr.Button("Stop", variant="stop")
+        run_id = gr.Textbox(label="Run id (yours only)", interactive=False)
+    status = gr.Markdown()
+    progress_bar = gr.Slider(0, 100, value=0, label="Progress (%)", interactive=False)
+    curves = gr.Plot(label="Losses (train solid, validation dashed)")
+    with gr.Row():
+        checkpoints = gr.Dropdown(choices=ctx.checkpoint_choices(""), label="Checkpoints", scale=4, allow_custom_value=False)
+        typed = gr.Textbox(label="…or a checkpoint path inside the checkpoint folders", scale=4)
+        load = gr.Button("Use for generation", scale=1)
+    loaded = gr.Markdown()
+    timer = gr.Timer(1.0, active=False)
+
+    @user_errors
+    def start_run(e, b, lr, be, ld, key, request: gr.Request, progress=gr.Progress()):
+        state = ctx.start_training(session_of(request), e, b, lr, be, ld, key, progress_hook(progress))
+        return state.run_id, f"Run **{state.run_id}** started.", gr.Timer(active=True)
+
+    @user_errors
+    def stop_run(rid, request: gr.Request):
+        state = ctx.runs.stop(rid, session_of(request))
+        return f"Run **{state.run_id}**: {state.message or state.status}"
+
+    def poll(rid, request: gr.Request):
+        view = ctx.run_view(rid, session_of(request))
+        return (view.markdown, view.percent, figures.training_curves(view.history),
+                gr.Dropdown(choices=ctx.checkpoint_choices(session_of(request))), gr.Timer(active=view.active))
+
+    @user_errors
+    def use_checkpoint(choice, text, request: gr.Request):
+        label = ctx.select_checkpoint(choice, text, session_of(request))
+        return label, f"Generating with **{label}**."
+
+    start.click(start_run, [epochs, batch_size, learning_rate, beta, latent_dim, dataset_key], [run_id, status, timer],
+                api_name="start_training", concurrency_id="training")
+    stop.click(stop_run, run_id, status, api_name="stop_training")
+    timer.tick(poll, run_id, [status, progress_bar, curves, checkpoints, timer], api_visibility="private",
+               show_progress="hidden")
+    @user_errors
+    def training_status(run_id: str, request: gr.Request) -> dict:
+        return ctx.run_status_api(run_id, session_of(request))
+
+    gr.api(training_status, api_name="training_status")
+    load.click(use_checkpoint, [checkpoints, typed], [checkpoint, loaded], api_name="use_checkpoint")
+
+
+# ----------------------------------------------------------------------------------------- Upload
+def _upload_tab(ctx: AppContext) -> None:
+    s = ctx.settings
+    gr.Markdown(
+        f"Upload a clip (wav / mp3 / ogg / flac, up to {s.max_upload_mb} MB). The first "
+        f"{s.max_analysed_seconds:g} s are analysed: the emotion estimator places it on the emotion map, and "
+        f"EnCodec → VAE posterior mean places it on the latent map of the demo checkpoint's training chunks."
+    )
+    with gr.Row():
+        clip = gr.File(label="Clip", file_types=[".wav", ".mp3", ".ogg", ".flac"], type="filepath")
+        analyse = gr.Button("Analyse", variant="primary")
+    notes = gr.Markdown()
+    with gr.Row():
+        emotion_image = gr.Image(label="Estimated emotion", elem_id="upload-map", interactive=False, format="png",
+                                 buttons=[], height=430)
+        latent_plot = gr.Plot(label="Latent map")
+    neighbours = gr.Dataframe(label="Nearest training chunks (select a row to play it)", interactive=False)
+    neighbour_audio = gr.Audio(label="Nearest chunk", interactive=False, waveform_options=NATIVE_PLAYER)
+
+    @user_errors
+    def run(path, progress=gr.Progress()):
+        result = ctx.analyse_upload(path, progress_hook(progress))
+        return result.markdown, result.emotion_image, result.latent_figure, result.neighbours
+
+    @user_errors
+    def play(table, evt: gr.SelectData):
+        row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        return ctx.play_chunk("", str(table.iloc[int(row)]["chunk_id"]))[0]
+
+    analyse.click(run, clip, [notes, emotion_image, latent_plot, neighbours], api_name="analyse_upload",
+                  concurrency_id="analyse")
+    neighbours.select(play, neighbours, neighbour_audio, api_visibility="private")
+
+
+def launch_kwargs(settings: AppSettings) -> dict:
+    """Everything ``launch`` needs: loopback by default, the upload cap, styling."""
+    return {
+        "server_name": settings.host,
+        "server_port": settings.port,
+        "max_file_size": settings.max_file_size,
+        "css": CSS,
+        "footer_links": ["api", "gradio"],
+    }
+
+
+def create_app(settings: AppSettings) -> tuple[gr.Blocks, AppContext]:
+    """Context + UI + queue (a concurrency cap so several visitors share the CPU fairly)."""
+    ctx = AppContext.create(settings)
+    demo = build_app(ctx)
+    demo.queue(max_size=settings.max_queue_size, default_concurrency_limit=settings.concurrency_limit)
+    return demo, ctx
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default=None, help="interface to bind (default 127.0.0.1; 0.0.0.0 on Spaces)")
+    parser.add_argument("--port", type=int, default=None, help="port (default 7860 or $GRADIO_SERVER_PORT)")
+    args = parser.parse_args(argv)
+    settings = AppSettings.from_env(host=args.host, port=args.port)
+    demo, _ = create_app(settings)
+    demo.launch(**launch_kwargs(settings))
+
+
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
-    args = parser.parse_args()
-    build_app().launch(server_name=args.host, server_port=args.port)
+    main()

@@ -1,0 +1,113 @@
+"""The Dataset tab's model: a DEAM-layout root chunked by the preprocess stage, ready to browse.
+
+The app never chunks into a user-chosen folder: each dataset root gets its own processed folder
+inside the app cache (keyed by a hash of its real path), and the preprocess stage is resumable,
+so opening the same root again costs only a check. Chunk audio is looked up by ``chunk_id`` in the
+stage's own table, never from a path the visitor sends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from emovae import formats
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class DatasetView:
+    """Songs (static labels), chunks (their labels) and what the loader had to skip."""
+
+    root: Path
+    chunks_dir: Path
+    chunk_seconds: int
+    songs: pd.DataFrame
+    chunks: pd.DataFrame
+    skipped: list[str] = field(default_factory=list)
+    load_issues: list[str] = field(default_factory=list)
+
+    @property
+    def label_sources(self) -> dict[str, int]:
+        return {str(k): int(v) for k, v in self.chunks["label_source"].value_counts().items()} if len(self.chunks) else {}
+
+    def summary_markdown(self, name: str) -> str:
+        sources = ", ".join(f"{n} {src}" for src, n in self.label_sources.items()) or "none"
+        lines = [
+            f"**{name}** — {len(self.songs)} songs with static labels, {self.chunks['song_id'].nunique() if len(self.chunks) else 0} "
+            f"songs chunked into **{len(self.chunks)} chunks** of {self.chunk_seconds} s.",
+            f"Chunk label sources: {sources} (dynamic = mean of DEAM's per-second ratings over the chunk; "
+            f"static = the song's overall rating, used where no per-second ratings exist).",
+        ]
+        if self.skipped:
+            lines.append(f"Skipped {len(self.skipped)} song(s), e.g. {self.skipped[0]}")
+        if self.load_issues:
+            lines.append(f"{len(self.load_issues)} annotation row(s) ignored, e.g. {self.load_issues[0]}")
+        return "\n\n".join(lines)
+
+    def chunk(self, chunk_id: str) -> pd.Series:
+        rows = self.chunks[self.chunks["chunk_id"].astype(str) == str(chunk_id)]
+        if rows.empty:
+            raise KeyError(f"chunk {chunk_id!r} is not in this dataset")
+        return rows.iloc[0]
+
+    def chunk_audio_path(self, chunk_id: str) -> Path:
+        """The WAV of a chunk named in the table (and checked to lie inside the chunks folder)."""
+        path = (self.chunks_dir / str(self.chunk(chunk_id)["file"])).resolve()
+        if self.chunks_dir.resolve() not in path.parents:
+            raise KeyError(f"chunk {chunk_id!r} points outside its chunks folder")
+        return path
+
+    def nearest_chunk(self, valence: float, arousal: float) -> pd.Series:
+        """The chunk whose label is closest to (valence, arousal): what a click on the map means."""
+        if self.chunks.empty:
+            raise KeyError("this dataset has no chunks")
+        d = np.hypot(self.chunks["valence"].to_numpy() - valence, self.chunks["arousal"].to_numpy() - arousal)
+        return self.chunks.iloc[int(np.argmin(d))]
+
+
+def processed_dir_for(root: Path, cache_dir: Path) -> Path:
+    digest = hashlib.sha1(os.path.realpath(root).encode()).hexdigest()[:12]
+    return Path(cache_dir) / "processed" / f"{Path(root).name}-{digest}"
+
+
+_prepare_lock = threading.Lock()
+
+
+def prepare_dataset(
+    root: Path,
+    cache_dir: Path,
+    chunk_seconds: int = 5,
+    progress: Progress | None = None,
+    workers: int = 1,
+) -> DatasetView:
+    """Chunk ``root`` (resumably) into the app cache and load the tables for display."""
+    from emovae.data.deam import load_deam
+    from emovae.data.preprocess import PreprocessConfig, run_preprocess
+
+    out_dir = processed_dir_for(root, cache_dir)
+    config = PreprocessConfig(
+        data_root=root, out_dir=out_dir, chunk_seconds=(chunk_seconds,), workers=workers, make_plots=False, show_progress=False
+    )
+    with _prepare_lock:  # the stage is resumable but not meant to run twice on one folder at once
+        result = run_preprocess(config, progress=progress)
+    chunks_dir = formats.chunks_dir(out_dir, chunk_seconds)
+    table = pd.read_csv(chunks_dir / formats.CHUNK_METADATA_CSV, dtype={"chunk_id": str})
+    songs = load_deam(root).static
+    return DatasetView(
+        root=root,
+        chunks_dir=chunks_dir,
+        chunk_seconds=chunk_seconds,
+        songs=songs,
+        chunks=table,
+        skipped=[str(s) for s in result.skipped],
+        load_issues=list(result.load_issues),
+    )

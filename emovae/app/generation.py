@@ -1,0 +1,93 @@
+"""Generate-tab logic: check what the visitor (or an API caller) sent, generate, save for download.
+
+Generation itself is :func:`emovae.generate.generator.get_generator` (cached per checkpoint, so a
+request only pays for sampling and rendering). This module adds what is specific to a public app:
+every value is re-checked with a message naming the field (the HTTP API accepts any JSON, not just
+what the sliders allow), the duration is capped lower than the library's limit, and each clip is
+written to a WAV the page can play and offer for download, with old clips pruned.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from emovae.audio import write_wav
+from emovae.emotion import quadrant
+
+KEEP_CLIPS = 200  # generated WAVs kept for download before the oldest are deleted
+
+
+def build_request(checkpoint: Path, valence, arousal, seconds=10.0, seed=0, temperature=1.0, renderer="synth",
+                  end=None, max_seconds: float = 30.0, device: str = "auto"):
+    """A validated GenerationRequest, or ValueError naming the bad field and its valid range."""
+    from emovae.generate.generator import GenerationRequest
+    from emovae.generate.sampler import GenerationInputError
+
+    if isinstance(seed, float) and seed.is_integer():
+        seed = int(seed)  # JSON numbers from the API may arrive as 3.0
+    request = GenerationRequest(checkpoint=checkpoint, emotion=(valence, arousal), to=end, renderer=renderer,
+                                seconds=seconds, seed=seed, temperature=temperature, device=device).validated()
+    if request.seconds > max_seconds:
+        raise GenerationInputError(f"seconds={seconds!r} is longer than this app allows ({max_seconds:g} s)")
+    return request
+
+
+@dataclass
+class GeneratedClip:
+    """Audio plus where it was saved and what produced it."""
+
+    audio: np.ndarray
+    sample_rate: int
+    path: Path
+    info: dict
+    checkpoint_label: str
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def emotion(self) -> tuple[float, float]:
+        return tuple(self.info["emotion"])
+
+    @property
+    def end(self) -> tuple[float, float] | None:
+        to = self.info.get("to")
+        return tuple(to) if to is not None and tuple(to) != self.emotion else None
+
+    def markdown(self) -> str:
+        v, a = self.emotion
+        text = f"V={v:.2f}, A={a:.2f} ({quadrant(v, a)})"
+        if self.end is not None:
+            text += f" → V={self.end[0]:.2f}, A={self.end[1]:.2f} ({quadrant(*self.end)})"
+        i = self.info
+        timing = sum(i.get("timings_ms", {}).values())
+        return (f"**{text}** · {i['seconds']:g} s · renderer **{i['renderer']}** · seed {i['seed']} · "
+                f"temperature {i['temperature']:g} · {timing:.0f} ms  \n"
+                f"checkpoint: `{self.checkpoint_label}` · codec `{i.get('codec_id')}`")
+
+
+def generate_clip(request, out_dir: Path, label: str) -> GeneratedClip:
+    """Generate ``request`` and write it as a WAV under ``out_dir``."""
+    from emovae.generate.generator import get_generator
+
+    audio, sample_rate, info = get_generator(request.checkpoint, request.device).generate(request)
+    out = Path(out_dir) / f"emovae-{quadrant(*request.emotion)}-{uuid.uuid4().hex[:10]}.wav"
+    write_wav(out, audio, sample_rate)
+    prune(Path(out_dir))
+    return GeneratedClip(audio, sample_rate, out, info, label)
+
+
+def prune(out_dir: Path, keep: int = KEEP_CLIPS) -> None:
+    """Delete the oldest generated clips beyond ``keep`` (a public app must not fill the disk)."""
+    clips = list(out_dir.glob("emovae-*.wav"))
+    if len(clips) <= keep:
+        return
+    def age(p: Path) -> float:
+        try:
+            return p.stat().st_mtime
+        except FileNotFoundError:  # pruned by a concurrent request
+            return 0.0
+    for old in sorted(clips, key=age)[:-keep]:
+        old.unlink(missing_ok=True)

@@ -1,0 +1,91 @@
+"""Where the app reads and writes, what it binds to, and the limits it enforces.
+
+Every folder a visitor can reach is named here, so the path checks in :mod:`emovae.app.paths`
+have one source of truth: typed dataset roots must live under ``data_roots`` and typed checkpoints
+under ``checkpoint_roots``. Values come from environment variables so a hosted deployment
+(Hugging Face Spaces, detected through ``SPACE_ID``) can be configured without code changes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LOOPBACK = "127.0.0.1"
+
+
+def on_spaces() -> bool:
+    """Hugging Face Spaces sets ``SPACE_ID``; there the app must listen on all interfaces."""
+    return bool(os.environ.get("SPACE_ID"))
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default.resolve()
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """Everything configurable about one app process.
+
+    ``cache_dir`` holds what the app derives (the regenerated demo dataset, its chunks and latents,
+    training runs); ``runs_dir`` sits inside it so run folders are never user-named.
+    """
+
+    host: str = LOOPBACK
+    port: int = 7860
+    bundle_dir: Path = REPO_ROOT / "checkpoints" / "demo"
+    checkpoints_dir: Path = REPO_ROOT / "checkpoints"
+    data_dir: Path = REPO_ROOT / "data"
+    cache_dir: Path = REPO_ROOT / ".cache" / "app"
+    max_upload_mb: int = 50
+    max_analysed_seconds: float = 30.0
+    max_generate_seconds: float = 30.0
+    concurrency_limit: int = 2
+    max_queue_size: int = 32
+    max_parallel_runs: int = 1
+    hosted: bool = False
+    extra_data_roots: tuple[Path, ...] = field(default_factory=tuple)
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.cache_dir / "runs"
+
+    @property
+    def demo_data_dir(self) -> Path:
+        return self.cache_dir / "demo"
+
+    @property
+    def data_roots(self) -> tuple[Path, ...]:
+        """Folders a typed dataset root may point into (the demo cache is always allowed)."""
+        return (self.data_dir, self.demo_data_dir, *self.extra_data_roots)
+
+    @property
+    def checkpoint_roots(self) -> tuple[Path, ...]:
+        """Folders a typed checkpoint may point into: the shipped ones and this app's own runs."""
+        return (self.checkpoints_dir, self.runs_dir)
+
+    @property
+    def max_file_size(self) -> str:
+        """The upload cap in the form ``Blocks.launch(max_file_size=...)`` expects."""
+        return f"{self.max_upload_mb}mb"
+
+    @classmethod
+    def from_env(cls, host: str | None = None, port: int | None = None) -> "AppSettings":
+        """Build settings from ``EMOVAE_*`` variables; loopback unless a host is given or on Spaces."""
+        hosted = on_spaces()
+        default_host = "0.0.0.0" if hosted else os.environ.get("GRADIO_SERVER_NAME", LOOPBACK)
+        return cls(
+            host=host or default_host,
+            port=port if port is not None else int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+            bundle_dir=_env_path("EMOVAE_BUNDLE_DIR", cls.bundle_dir),
+            checkpoints_dir=_env_path("EMOVAE_CHECKPOINTS_DIR", cls.checkpoints_dir),
+            data_dir=_env_path("EMOVAE_DATA_DIR", cls.data_dir),
+            cache_dir=_env_path("EMOVAE_APP_CACHE", cls.cache_dir),
+            max_upload_mb=int(os.environ.get("EMOVAE_MAX_UPLOAD_MB", cls.max_upload_mb)),
+            max_analysed_seconds=float(os.environ.get("EMOVAE_MAX_ANALYSED_SECONDS", cls.max_analysed_seconds)),
+            concurrency_limit=int(os.environ.get("EMOVAE_CONCURRENCY", cls.concurrency_limit)),
+            hosted=hosted,
+        )

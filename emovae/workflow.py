@@ -1,0 +1,141 @@
+"""The whole pipeline, stage after stage: dataset -> chunks -> latents -> VAE (+ latent map) -> estimator -> music.
+
+Each stage is resumable on its own, so re-running the workflow after an interruption redoes only
+what is missing. ``bundle_dir`` additionally packs what the app needs as its embedded default
+(``checkpoints/demo/``): the VAE checkpoint, the emotion estimator, the latent map and a manifest
+that says how to regenerate the exact demo dataset the checkpoint was trained on.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from emovae import formats
+from emovae.io import write_json
+
+Progress = Callable[[int, int, str], None]
+STAGES = ("dataset", "preprocess", "encode", "train", "estimator", "generate")
+
+
+@dataclass
+class WorkflowConfig:
+    """Where the data is, where each stage writes, and the few settings a whole run needs."""
+
+    work_dir: Path = Path(".")
+    data_root: Path | None = None  # a DEAM root; None with demo=True generates the demo dataset
+    demo: bool = False
+    demo_songs: int = 40
+    demo_seconds: float = 45.0
+    seed: int = 0
+    chunk_seconds: int = 5
+    encodec_weights: str = "auto"  # "random" must be chosen explicitly (see emovae.codec.weights)
+    epochs: int = 30
+    batch_size: int | None = None  # None keeps TrainConfig's; small datasets (the demo) want ~16
+    device: str = "auto"
+    bundle_dir: Path | None = None  # write the app's embedded default here (e.g. checkpoints/demo)
+
+    def __post_init__(self) -> None:
+        self.work_dir = Path(self.work_dir)
+        if self.data_root is None and not self.demo:
+            raise ValueError("give a DEAM root (--data) or ask for the generated demo dataset (--demo)")
+        if self.data_root is not None and self.demo:
+            raise ValueError("--data and --demo exclude each other: the demo dataset is generated, not read")
+
+    @property
+    def dataset_params(self) -> dict:
+        return {"n_songs": int(self.demo_songs), "seconds": float(self.demo_seconds), "seed": int(self.seed)}
+
+    def path(self, name: str) -> Path:
+        return self.work_dir / name
+
+
+@dataclass
+class WorkflowResult:
+    data_root: Path
+    checkpoint: Path
+    estimator: Path
+    latent_map: Path
+    generated: list[Path] = field(default_factory=list)
+    bundle_dir: Path | None = None
+    metrics: dict = field(default_factory=dict)
+
+
+def run_workflow(config: WorkflowConfig, progress: Progress | None = None) -> WorkflowResult:
+    """Run every stage in order; ``progress(done, total, message)`` is called as each stage starts."""
+    from emovae.codec.encode import EncodeConfig, run_encode
+    from emovae.data.demo import make_demo_dataset
+    from emovae.data.preprocess import PreprocessConfig, run_preprocess
+    from emovae.generate.estimator import fit_estimator_from_chunks
+    from emovae.generate.stage import GenerationStageConfig, run_generation
+    from emovae.train import TqdmCallback, TrainConfig, train
+    from emovae.train.artifacts import LATENT_MAP
+
+    def stage(index: int) -> None:
+        if progress is not None:
+            progress(index, len(STAGES), STAGES[index])
+
+    seconds = int(config.chunk_seconds)
+    processed, latents_dir, model_dir = (config.path(formats.DEFAULT_PROCESSED_DIR), config.path(formats.DEFAULT_LATENT_DIR),
+                                         config.path(formats.DEFAULT_MODEL_DIR))
+    stage(0)
+    if config.demo:
+        data_root = make_demo_dataset(config.path("demo_deam"), seed=config.seed, n_songs=config.demo_songs,
+                                      seconds=config.demo_seconds)
+    else:
+        data_root = Path(config.data_root)
+    stage(1)
+    preprocessed = run_preprocess(PreprocessConfig(data_root=data_root, out_dir=processed, chunk_seconds=(seconds,)))
+    if not preprocessed.ok:
+        raise RuntimeError(f"preprocessing {data_root} produced no chunks: " + "; ".join(map(str, preprocessed.skipped[:5])))
+    stage(2)
+    run_encode(EncodeConfig(chunks=processed, out=latents_dir, chunk_seconds=seconds, weights=config.encodec_weights,
+                            seed=config.seed, device=config.device))
+    stage(3)
+    train_config = TrainConfig(latents=str(latents_dir), out=str(model_dir), chunk_seconds=seconds, epochs=config.epochs,
+                               seed=config.seed, device=config.device, resume=(model_dir / "last.pt").is_file())
+    if config.batch_size is not None:
+        train_config = train_config.with_overrides(batch_size=int(config.batch_size))
+    trained = train(train_config, callbacks=[TqdmCallback()])
+    checkpoint = trained.best_checkpoint or trained.last_checkpoint
+    stage(4)
+    estimator_path = model_dir / "estimator.json"
+    fit_estimator_from_chunks(formats.chunks_dir(processed, seconds)).save(estimator_path)
+    latent_map = model_dir / LATENT_MAP  # written by the training stage from the best checkpoint
+    stage(5)
+    generated = run_generation(GenerationStageConfig(checkpoint=checkpoint, out_dir=config.path("generated"), all_presets=True,
+                                                     seed=config.seed, device=config.device, estimator=estimator_path))
+    result = WorkflowResult(data_root=data_root, checkpoint=checkpoint, estimator=estimator_path, latent_map=latent_map,
+                            generated=[piece.wav for piece in generated.pieces], metrics=dict(trained.metrics))
+    if config.bundle_dir is not None:
+        result.bundle_dir = write_bundle(config, result, trained_codec=_codec_of(checkpoint))
+    return result
+
+
+def write_bundle(config: WorkflowConfig, result: WorkflowResult, trained_codec: dict) -> Path:
+    """Copy the small artefacts into ``bundle_dir`` and write the manifest the app reads."""
+    bundle = Path(config.bundle_dir)
+    bundle.mkdir(parents=True, exist_ok=True)
+    for source, name in ((result.checkpoint, "vae.pt"), (result.estimator, "estimator.json"), (result.latent_map, "latent_map.npz")):
+        shutil.copyfile(source, bundle / name)
+    manifest = {
+        "dataset": config.dataset_params if config.demo else {"root": str(result.data_root)},
+        "chunk_seconds": int(config.chunk_seconds),
+        "codec": trained_codec,
+        "vae": "vae.pt",
+        "estimator": "estimator.json",
+        "latent_map": "latent_map.npz",
+        "metrics": result.metrics,
+        "built_by": {"command": "python -m pipeline.run_all", "seed": config.seed, "epochs": config.epochs,
+                     "batch_size": config.batch_size, "encodec_weights": config.encodec_weights},
+    }
+    write_json(bundle / "manifest.json", manifest)
+    return bundle
+
+
+def _codec_of(checkpoint: Path) -> dict:
+    from emovae.model.checkpoint import load_checkpoint
+
+    return dict(load_checkpoint(checkpoint)[1]["codec"])

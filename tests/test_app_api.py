@@ -1,0 +1,216 @@
+"""The app through its HTTP API (gradio_client), started in-process on a free loopback port.
+
+The bundle used here is built like the real demo bundle (demo dataset -> chunks -> VAE checkpoint,
+latent map, estimator) but tiny, and the VAE is untrained: these tests check the app's wiring,
+validation and security, not the model's quality.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+from emovae.app.settings import AppSettings  # noqa: E402
+from emovae.emotion import PRESETS  # noqa: E402
+from test_app_bundle import shared_tiny_bundle  # noqa: E402  (tests/ is on sys.path under pytest)
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    import app as app_module
+
+    tmp = tmp_path_factory.mktemp("app")
+    bundle_dir, cache_dir = shared_tiny_bundle(tmp_path_factory)
+    settings = AppSettings(port=free_port(), bundle_dir=bundle_dir, checkpoints_dir=tmp / "checkpoints",
+                           data_dir=tmp / "data", cache_dir=cache_dir, max_analysed_seconds=4.0)
+    (tmp / "checkpoints").mkdir()
+    (tmp / "data").mkdir()
+    demo, ctx = app_module.create_app(settings)
+    kwargs = app_module.launch_kwargs(settings)
+    demo.launch(prevent_thread_lock=True, quiet=True, **kwargs)
+    try:
+        yield Client(f"http://127.0.0.1:{settings.port}/", verbose=False), ctx, tmp
+    finally:
+        demo.close()
+
+
+def generate(client, valence, arousal, seconds=2, seed=0, renderer="synth", mode="single emotion", end=(0.5, 0.5)):
+    return client.predict(mode, valence, arousal, end[0], end[1], renderer, seconds, seed, 1.0, api_name="/generate")
+
+
+def test_each_preset_generates_its_own_music(app):
+    client, ctx, _ = app
+    clips = {}
+    for name, (v, a) in PRESETS.items():
+        assert tuple(client.predict(api_name=f"/preset_{name}")[:2]) == (v, a)
+        audio_path, download, info, _map = generate(client, v, a, seconds=2, seed=1)
+        audio, sr = sf.read(audio_path)
+        assert sr == 24_000 and audio.shape == (2 * 24_000,)
+        assert np.abs(audio).max() > 0.01, f"{name} is silent"
+        assert f"({name})" in info and "synth" in info
+        assert sf.read(download)[0].shape == audio.shape
+        clips[name] = audio
+    names = list(clips)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            assert not np.allclose(clips[a], clips[b]), f"{a} and {b} sound identical"
+
+
+def test_same_seed_same_clip_and_trajectory_mode(app):
+    client, _, _ = app
+    one = sf.read(generate(client, 0.3, 0.6, seed=7)[0])[0]
+    two = sf.read(generate(client, 0.3, 0.6, seed=7)[0])[0]
+    assert np.array_equal(one, two)
+    path, _, info, _ = generate(client, 0.1, 0.1, mode="trajectory A → B", end=(0.9, 0.9))
+    assert "→" in info and "(sad)" in info and "(happy)" in info
+
+
+def test_click_map_maps_pixels_to_emotions(app):
+    from emovae.app.figures import GEOMETRY
+
+    client, _, _ = app
+    x, y = GEOMETRY.to_pixel(0.8, 0.2)
+    assert client.predict(x, y, api_name="/click_map") == pytest.approx([0.8, 0.2], abs=0.01)
+    with pytest.raises(AppError, match="outside"):
+        client.predict(5000, 10, api_name="/click_map")
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [((1.5, 0.5, 2, 0), "greater than maximum"), ((0.5, -0.1, 2, 0), "less than minimum"),
+     ((0.5, 0.5, 500, 0), "maximum"), ((0.5, 0.5, 2, -3), "minimum")],
+)
+def test_out_of_range_values_get_clear_errors(app, values, message):
+    client, _, _ = app
+    v, a, seconds, seed = values
+    with pytest.raises(AppError, match=message):
+        generate(client, v, a, seconds=seconds, seed=seed)
+
+
+def test_neural_renderer_is_disabled_with_a_reason_when_the_codec_is_missing(app):
+    client, ctx, _ = app
+    assert not ctx.codec.available and ctx.renderer_choices() == ["synth"]
+    assert "neural is disabled" in ctx.renderer_note()
+    with pytest.raises(AppError, match="neural"):
+        generate(client, 0.5, 0.5, renderer="neural")
+    with pytest.raises(ValueError, match="neural renderer is unavailable"):
+        ctx.generate("demo", 0.5, 0.5, renderer="neural")
+
+
+def test_upload_of_a_generated_clip_lands_on_both_maps(app):
+    client, _, tmp = app
+    path = generate(client, 0.9, 0.9, seconds=6)[0]
+    notes, image, latent_plot, neighbours = client.predict(handle_file(path), api_name="/analyse_upload")
+    assert "estimated **V=" in notes
+    assert "first 4.0 s" in notes  # the analysed length is capped and the visitor is told
+    assert len(neighbours["data"]) == 5
+    chunk_id = neighbours["data"][0][0]
+    audio_path, text = client.predict(chunk_id, api_name="/play_chunk")  # dataset key is session state: demo
+    assert sf.read(audio_path)[0].size > 0 and chunk_id in text
+
+
+def test_corrupt_and_empty_uploads_are_refused_cleanly(app):
+    client, _, tmp = app
+    corrupt = tmp / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" + os.urandom(2000))
+    with pytest.raises(AppError, match="not a readable audio file"):
+        client.predict(handle_file(str(corrupt)), api_name="/analyse_upload")
+    empty = tmp / "empty.flac"
+    empty.write_bytes(b"")
+    with pytest.raises(AppError, match="empty"):
+        client.predict(handle_file(str(empty)), api_name="/analyse_upload")
+    # the app is still healthy afterwards
+    assert sf.read(generate(client, 0.2, 0.2)[0])[0].size == 2 * 24_000
+
+
+def test_dataset_tab_opens_the_demo_and_refuses_paths_outside(app):
+    client, ctx, tmp = app
+    summary, va_plot, _hist, chunk_map = client.predict("demo", 5, api_name="/open_dataset")  # the key is session state
+    view, _ = ctx.open_dataset("demo", 5)
+    assert f"{view.songs.shape[0]} songs with static labels" in summary and f"**{len(view.chunks)} chunks**" in summary
+    assert len(view.chunks) >= 4
+    assert "songs (static)" in va_plot["plot"]
+    secret = tmp / "secret"
+    secret.mkdir()
+    os.symlink(secret, tmp / "data" / "sneaky")
+    for text, message in [("../secret", r"'\.\.'"), (str(secret), "outside the allowed folders"),
+                          ("/etc", "outside the allowed folders"), ("sneaky", "symlink")]:
+        with pytest.raises(AppError, match=message):
+            client.predict(text, 5, api_name="/open_dataset")
+
+
+def test_checkpoint_paths_are_confined(app):
+    client, _, tmp = app
+    outside = tmp / "elsewhere.pt"
+    outside.write_bytes(b"not a checkpoint")
+    os.symlink(outside, tmp / "checkpoints" / "link.pt")
+    for text, message in [(str(outside), "outside"), ("../elsewhere.pt", r"'\.\.'"), ("link.pt", "symlink")]:
+        with pytest.raises(AppError, match=message):
+            client.predict(None, text, api_name="/use_checkpoint")
+    text = client.predict("demo", "", api_name="/use_checkpoint")  # the chosen checkpoint is session state
+    assert "**demo**" in text
+
+
+def wait_for(client, run_id, statuses, timeout=90.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = client.predict(run_id, api_name="/training_status")
+        if status["status"] in statuses:
+            return status
+        time.sleep(0.5)
+    raise AssertionError(f"run {run_id} still {status['status']} after {timeout} s")
+
+
+def test_tiny_training_run_end_to_end_and_only_its_owner_controls_it(app):
+    owner, ctx, _ = app
+    url = owner.src
+    stranger = Client(url, verbose=False)  # a second visitor: its own session hash
+    run_id, message, _timer = owner.predict(2, 8, 1e-3, 0.5, 8, api_name="/start_training")
+    assert run_id and run_id in message
+    with pytest.raises(AppError, match="belongs to this session"):
+        stranger.predict(run_id, api_name="/stop_training")
+    with pytest.raises(AppError, match="belongs to this session"):
+        stranger.predict(run_id, api_name="/training_status")
+    with pytest.raises(AppError, match="already"):  # nobody can start a second run while this one trains
+        stranger.predict(2, 8, 1e-3, 0.5, 8, api_name="/start_training")
+    status = wait_for(owner, run_id, {"finished", "failed", "stopped"})
+    assert status["status"] == "finished", status["error"]
+    assert [row["epoch"] for row in status["history"]] == [1, 2]
+    assert {"train_total", "val_total", "train_mse", "val_kl"} <= set(status["history"][0])
+    best = next(p for p in status["checkpoints"] if p.endswith("best.pt"))
+    # the new checkpoint generates music for its owner
+    assert "best.pt" in owner.predict(None, best, api_name="/use_checkpoint")
+    audio_path, _, info, _ = generate(owner, 0.5, 0.5)
+    assert "best.pt" in info and sf.read(audio_path)[0].size == 2 * 24_000
+
+    # a long run is stopped by its owner only, after the current step
+    run_id, _, _ = owner.predict(200, 8, 1e-3, 0.5, 8, api_name="/start_training")
+    wait_for(owner, run_id, {"running"})
+    with pytest.raises(AppError):
+        stranger.predict(run_id, api_name="/stop_training")
+    assert "stopping" in owner.predict(run_id, api_name="/stop_training")
+    assert wait_for(owner, run_id, {"stopped", "finished", "failed"})["status"] == "stopped"
+
+
+def test_training_values_out_of_range_are_refused(app):
+    client, _, _ = app
+    with pytest.raises(AppError, match="learning_rate|maximum"):
+        client.predict(2, 8, 5.0, 0.5, 8, api_name="/start_training")

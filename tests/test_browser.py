@@ -1,0 +1,103 @@
+"""A real headless Chromium drives the app: it loads, a preset and a map click make new music.
+
+Uses Debian's system ``chromium`` through Playwright's Python API (no browser download). Skipped,
+with the reason, only when that browser is not installed (``scripts/install_browser.sh`` installs it).
+Screenshots go to ``$EMOVAE_SCREENSHOTS`` (default ``.cache/screenshots/``) for a human to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from emovae.app.figures import GEOMETRY
+from emovae.app.settings import REPO_ROOT, AppSettings
+from test_app_bundle import shared_tiny_bundle  # tests/ is on sys.path under pytest
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+AUDIO_SRC = "() => { const a = document.querySelector('#generated-audio audio'); return a ? a.currentSrc || a.src : ''; }"
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240),
+              pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (apt-get install chromium)")]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory):
+    import app as app_module
+
+    bundle_dir, cache_dir = shared_tiny_bundle(tmp_path_factory)
+    tmp = tmp_path_factory.mktemp("browser")
+    settings = AppSettings(port=free_port(), bundle_dir=bundle_dir, checkpoints_dir=tmp, data_dir=tmp, cache_dir=cache_dir)
+    demo, _ = app_module.create_app(settings)
+    demo.launch(prevent_thread_lock=True, quiet=True, **app_module.launch_kwargs(settings))
+    try:
+        yield f"http://127.0.0.1:{settings.port}/"
+    finally:
+        demo.close()
+
+
+@pytest.fixture()
+def page(tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS,
+            viewport={"width": 1400, "height": 1100},
+        )
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+
+
+def screenshot_dir() -> Path:
+    folder = Path(os.environ.get("EMOVAE_SCREENSHOTS", REPO_ROOT / ".cache" / "screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def slider_value(page, elem_id: str) -> float:
+    return float(page.locator(f"#{elem_id} input[type=number]").first.input_value())
+
+
+def test_first_screen_plays_and_a_preset_and_a_map_click_generate(url, page):
+    page.goto(url, wait_until="load")
+    page.wait_for_selector("#generate-button", timeout=30_000)
+    page.wait_for_function(f"({AUDIO_SRC})().includes('/file=')", timeout=30_000)
+    first = page.evaluate(AUDIO_SRC)
+    assert first.endswith(".wav"), "the first screen should already hold a playable clip"
+
+    page.click("#preset-sad")
+    page.wait_for_function(f"(prev) => ({AUDIO_SRC})() !== prev && ({AUDIO_SRC})().includes('emovae-sad')",
+                           arg=first, timeout=30_000)
+    assert slider_value(page, "valence") == 0.0 and slider_value(page, "arousal") == 0.0
+    assert page.evaluate("() => document.querySelector('#generated-audio audio').readyState") >= 0
+
+    # click the map where (V, A) = (0.85, 0.8): the image may be scaled, so aim in displayed pixels
+    image = page.locator("#emotion-map img")
+    box = image.bounding_box()
+    natural = page.evaluate("() => document.querySelector('#emotion-map img').naturalWidth")
+    scale = box["width"] / natural
+    x, y = GEOMETRY.to_pixel(0.85, 0.8)
+    before = page.evaluate(AUDIO_SRC)
+    image.click(position={"x": x * scale, "y": y * scale})
+    page.wait_for_function(f"(prev) => ({AUDIO_SRC})() !== prev && ({AUDIO_SRC})().includes('emovae-happy')",
+                           arg=before, timeout=30_000)
+    assert slider_value(page, "valence") == pytest.approx(0.85, abs=0.02)
+    assert slider_value(page, "arousal") == pytest.approx(0.8, abs=0.02)
+    page.wait_for_timeout(1500)  # let the waveform/spectrogram plot draw before the screenshot
+    shot = screenshot_dir() / "generate.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 20_000
