@@ -12,10 +12,11 @@ The presets name the four quadrant corners used by the seed notebooks.
 
 from __future__ import annotations
 
-import math
 from typing import Union
 
 import numpy as np
+
+from emovae.checks import number_in_range
 
 ArrayLike = Union[float, np.ndarray]
 
@@ -43,16 +44,8 @@ def dynamic_to_unit(x: ArrayLike) -> ArrayLike:
 
 def validate_emotion(valence: float, arousal: float) -> tuple[float, float]:
     """Return ``(valence, arousal)`` as floats, or raise naming the bad value and the valid range."""
-    out = []
-    for name, value in (("valence", valence), ("arousal", arousal)):
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise EmotionValueError(f"{name}={value!r} is not a number; expected a value in [0, 1]") from None
-        if math.isnan(number) or not 0.0 <= number <= 1.0:
-            raise EmotionValueError(f"{name}={value!r} is outside the valid range [0, 1]")
-        out.append(number)
-    return out[0], out[1]
+    return (number_in_range(valence, "valence", 0.0, 1.0, error=EmotionValueError),
+            number_in_range(arousal, "arousal", 0.0, 1.0, error=EmotionValueError))
 
 
 def parse_emotion(text: str) -> tuple[float, float]:

@@ -134,6 +134,14 @@ def test_checkpoint_errors_name_the_file(tmp_path):
     torch.save({"weights": 1}, foreign)
     with pytest.raises(CheckpointError, match="not an emovae VAE checkpoint"):
         load_checkpoint(foreign)
+    pickled = tmp_path / "pickled.pt"  # arbitrary pickled objects are code; a checkpoint never needs them
+    torch.save({"format": "emovae-vae", "hook": _PickledThing()}, pickled)
+    with pytest.raises(CheckpointError, match="pickled.pt: not a readable checkpoint"):
+        load_checkpoint(pickled)
+
+
+class _PickledThing:
+    pass
 
 
 def test_codec_mismatch_is_refused():

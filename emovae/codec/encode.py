@@ -37,7 +37,8 @@ from tqdm.auto import tqdm
 
 from emovae import formats
 from emovae.audio import SAMPLE_RATE, AudioLoadError, load_audio
-from emovae.codec.encodec_codec import Codec, LatentKind, configure_threads, ensure_same_codec, load_codec, read_identity
+from emovae.codec.encodec_codec import Codec, LatentKind, configure_threads, load_codec
+from emovae.codec.identity import ensure_same_codec, read_identity
 from emovae.io import atomic_path, read_json, save_npy, write_csv, write_json
 
 ProgressCallback = Callable[[int, int, str], None]

@@ -3,7 +3,7 @@
 Wraps ``encodec.EncodecModel.encodec_model_24khz`` (the real package, optimised for inference by
 :mod:`emovae.codec.inference`) and gives it an *identity*: a small dict naming the weights, latent
 kind and bandwidth. Every artefact made with a codec records that identity, and
-:func:`ensure_same_codec` refuses to mix artefacts made with different ones (latents from random
+:func:`emovae.codec.identity.ensure_same_codec` refuses to mix artefacts made with different ones (latents from random
 weights are meaningless to a VAE trained on pretrained ones, and vice versa).
 """
 
@@ -20,16 +20,7 @@ import torch
 from encodec import EncodecModel
 
 from emovae.audio import SAMPLE_RATE
-from emovae.codec.identity import (  # noqa: F401 (re-exported: the codec's public names)
-    CHANNELS,
-    FRAME_RATE,
-    HOP_LENGTH,
-    CodecMismatchError,
-    describe_identity,
-    ensure_same_codec,
-    read_identity,
-    same_codec,
-)
+from emovae.codec.identity import CHANNELS, FRAME_RATE, HOP_LENGTH
 from emovae.codec.inference import optimise_for_inference
 from emovae.codec.weights import WeightsSource, load_state_dict, resolve_weights, state_dict_hash
 from emovae.device import resolve_device

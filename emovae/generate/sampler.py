@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from emovae.checks import number_in_range
 from emovae.emotion import validate_emotion
 from emovae.generate.threads import cpu_worker
 
@@ -29,23 +30,11 @@ class GenerationInputError(ValueError):
 
 
 def validate_seconds(seconds: float) -> float:
-    try:
-        value = float(seconds)
-    except (TypeError, ValueError):
-        raise GenerationInputError(f"seconds={seconds!r} is not a number; expected (0, {MAX_SECONDS:g}]") from None
-    if not np.isfinite(value) or value <= 0 or value > MAX_SECONDS:
-        raise GenerationInputError(f"seconds={seconds!r} is outside the valid range (0, {MAX_SECONDS:g}]")
-    return value
+    return number_in_range(seconds, "seconds", 0.0, MAX_SECONDS, low_open=True, error=GenerationInputError)
 
 
 def validate_temperature(temperature: float) -> float:
-    try:
-        value = float(temperature)
-    except (TypeError, ValueError):
-        raise GenerationInputError(f"temperature={temperature!r} is not a number; expected [0, {MAX_TEMPERATURE:g}]") from None
-    if not np.isfinite(value) or value < 0 or value > MAX_TEMPERATURE:
-        raise GenerationInputError(f"temperature={temperature!r} is outside the valid range [0, {MAX_TEMPERATURE:g}]")
-    return value
+    return number_in_range(temperature, "temperature", 0.0, MAX_TEMPERATURE, error=GenerationInputError)
 
 
 def validate_seed(seed: int) -> int:

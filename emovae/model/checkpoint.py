@@ -70,7 +70,8 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found; train one with `python -m pipeline.train`")
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=False)
+        # weights_only: a checkpoint never needs pickled code, and the app loads files by typed path
+        payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types for truncated/foreign files
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:

@@ -12,6 +12,7 @@ from typing import Mapping
 
 import numpy as np
 
+from emovae.checks import number_in_range
 from emovae.emotion import EmotionValueError
 from emovae.music.compose import Arrangement, compose
 from emovae.music.controls import MusicControls
@@ -135,13 +136,7 @@ def _loudness(curve: EmotionCurve) -> float:
 
 
 def _checked_seconds(seconds: float) -> float:
-    try:
-        value = float(seconds)
-    except (TypeError, ValueError):
-        raise EmotionValueError(f"seconds={seconds!r} is not a number; expected 0 < seconds <= {MAX_SECONDS:g}") from None
-    if not np.isfinite(value) or value <= 0 or value > MAX_SECONDS:
-        raise EmotionValueError(f"seconds={seconds!r} is outside the valid range 0 < seconds <= {MAX_SECONDS:g}")
-    return value
+    return number_in_range(seconds, "seconds", 0.0, MAX_SECONDS, low_open=True, error=EmotionValueError)
 
 
 def _n_samples(seconds: float, sample_rate: int) -> int:

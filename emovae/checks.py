@@ -1,0 +1,24 @@
+"""One way to check a user-supplied number: every stage's error says the name, the value and the range.
+
+Used wherever a value arrives from a CLI flag, a slider or an API call (emotions, durations,
+temperatures), so "seconds=-1" reads the same in the music engine, the generator and the app.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def number_in_range(value: Any, name: str, low: float, high: float, *, low_open: bool = False,
+                    error: type[ValueError] = ValueError) -> float:
+    """``float(value)`` if it lies in [low, high] (or (low, high] with ``low_open``), else ``error``."""
+    interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise error(f"{name}={value!r} is not a number; expected a value in {interval}") from None
+    below = number <= low if low_open else number < low
+    if math.isnan(number) or below or number > high:
+        raise error(f"{name}={value!r} is outside the valid range {interval}")
+    return number
