@@ -61,8 +61,8 @@ def build_app(ctx: AppContext) -> gr.Blocks:
         with gr.Tabs(selected="generate"):
             with gr.Tab("Generate", id="generate"):
                 renderer = _generate_tab(ctx, checkpoint, first)
-            with gr.Tab("Dataset", id="dataset"):
-                _dataset_tab(ctx, dataset_key)
+            with gr.Tab("Dataset", id="dataset") as dataset_tab:
+                _dataset_tab(ctx, dataset_key, dataset_tab)
             with gr.Tab("Training", id="training"):
                 _training_tab(ctx, checkpoint, dataset_key)
             with gr.Tab("Upload", id="upload"):
@@ -139,7 +139,7 @@ def _generate_tab(ctx: AppContext, checkpoint: gr.State, first) -> gr.Radio:
 
 
 # ---------------------------------------------------------------------------------------- Dataset
-def _dataset_tab(ctx: AppContext, dataset_key: gr.State) -> None:
+def _dataset_tab(ctx: AppContext, dataset_key: gr.State, tab: gr.Tab) -> None:
     gr.Markdown(
         "Songs (static labels) and their chunks (dynamic labels where DEAM has per-second ratings). "
         f"`demo` is the bundled demo dataset (regenerated on first use); a DEAM folder must lie inside "
@@ -173,8 +173,14 @@ def _dataset_tab(ctx: AppContext, dataset_key: gr.State) -> None:
     def play_nearest(key, evt: gr.SelectData):
         return ctx.play_nearest_chunk(key, *ctx.click_to_emotion(*evt.index))
 
+    def open_on_first_visit(key, text, seconds, progress=gr.Progress()):
+        """Visiting the tab opens the typed root once per session, so the maps are never empty by default."""
+        return (gr.skip(),) * 5 if key else open_dataset(text, seconds, progress)
+
     open_button.click(open_dataset, [root, chunk_seconds], [dataset_key, summary, va_plot, hist, chunk_map],
                       api_name="open_dataset", concurrency_id="dataset")
+    tab.select(open_on_first_visit, [dataset_key, root, chunk_seconds], [dataset_key, summary, va_plot, hist, chunk_map],
+               api_visibility="private", concurrency_id="dataset")
     chunk_map.select(play_nearest, dataset_key, [chunk_audio, chunk_info], api_visibility="private")
     play_button.click(user_errors(ctx.play_chunk), [dataset_key, chunk_id], [chunk_audio, chunk_info], api_name="play_chunk")
 

@@ -101,3 +101,13 @@ def test_first_screen_plays_and_a_preset_and_a_map_click_generate(url, page):
     shot = screenshot_dir() / "generate.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 20_000
+
+
+def test_visiting_the_dataset_tab_opens_the_demo_dataset(url, page):
+    page.goto(url, wait_until="load")
+    page.wait_for_selector("#generate-button", timeout=30_000)
+    page.get_by_role("tab", name="Dataset").click()
+    summary = page.locator("text=/4 songs with static labels/")
+    summary.wait_for(timeout=60_000)  # no button pressed: the tab itself opened the bundled dataset
+    assert page.locator("#chunk-map img").count() == 1
+    page.screenshot(path=str(screenshot_dir() / "dataset.png"), full_page=True)

@@ -158,7 +158,7 @@ def histograms(chunks: pd.DataFrame) -> go.Figure:
     for col, name in enumerate(("valence", "arousal"), start=1):
         fig.add_trace(go.Histogram(x=chunks[name], nbinsx=20, name=name, showlegend=False), row=1, col=col)
         fig.update_xaxes(range=[0, 1], row=1, col=col)
-    fig.update_layout(height=260, margin={"l": 30, "r": 10, "t": 30, "b": 30})
+    fig.update_layout(height=280, margin={"l": 30, "r": 10, "t": 50, "b": 30})  # room for the Plot label
     return fig
 
 
