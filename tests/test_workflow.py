@@ -19,7 +19,7 @@ def tiny_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("workflow")
     seen: list[str] = []
     config = WorkflowConfig(work_dir=work, demo=True, demo_songs=5, demo_seconds=12.0, seed=1, encodec_weights="random",
-                            epochs=2, device="cpu", bundle_dir=work / "bundle")
+                            epochs=6, batch_size=4, device="cpu", bundle_dir=work / "bundle")
     result = run_workflow(config, progress=lambda done, total, name: seen.append(name))
     return config, result, seen
 
@@ -42,6 +42,13 @@ def test_every_stage_runs_and_the_bundle_is_what_the_app_loads(tiny_run):
     assert bundle.estimator.predict(np.zeros(24_000, np.float32) + 0.01, 24_000) is not None
     assert read_json(result.bundle_dir / "manifest.json")["metrics"]["val_mse"] == pytest.approx(result.metrics["val_mse"])
     assert [p.name for p in result.generated] == [f"{name}_synth_seed1.wav" for name in ("happy", "angry", "sad", "calm")]
+
+
+def test_the_vae_learns_on_real_demo_latents(tiny_run):
+    config, result, _ = tiny_run
+    history = pd.read_csv(config.path(formats.DEFAULT_MODEL_DIR) / "history.csv")
+    assert history["train_mse"].iloc[-1] < 0.9 * history["train_mse"].iloc[0]
+    assert result.metrics["val_mse"] < result.metrics["baseline_mse"]
 
 
 def test_a_second_run_redoes_nothing(tiny_run):
