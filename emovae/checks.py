@@ -1,4 +1,4 @@
-"""One way to check a user-supplied number: every stage's error says the name, the value and the range.
+"""Checks of user-supplied values: every stage's error says the name, the value and what is valid.
 
 Used wherever a value arrives from a CLI flag, a slider or an API call (emotions, durations,
 temperatures), so "seconds=-1" reads the same in the music engine, the generator and the app.
@@ -7,7 +7,8 @@ temperatures), so "seconds=-1" reads the same in the music engine, the generator
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import fields
+from typing import Any, Mapping
 
 
 def number_in_range(value: Any, name: str, low: float, high: float, *, low_open: bool = False,
@@ -22,3 +23,11 @@ def number_in_range(value: Any, name: str, low: float, high: float, *, low_open:
     if math.isnan(number) or below or number > high:
         raise error(f"{name}={value!r} is outside the valid range {interval}")
     return number
+
+
+def check_known_keys(data: Mapping[str, Any], config_class: type, source: str, what: str) -> None:
+    """Refuse keys a config dataclass does not have: a typo must not silently fall back to a default."""
+    known = {f.name for f in fields(config_class)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"{source}: unknown {what} setting(s) {unknown}; valid keys are {sorted(known)}")

@@ -69,6 +69,7 @@ def run_workflow(config: WorkflowConfig, progress: Progress | None = None) -> Wo
     from emovae.data.demo import make_demo_dataset
     from emovae.data.preprocess import PreprocessConfig, run_preprocess
     from emovae.generate.estimator import fit_estimator_from_chunks
+    from emovae.generate.generator import GenerationRequest
     from emovae.generate.stage import GenerationStageConfig, run_generation
     from emovae.train import TqdmCallback, TrainConfig, train
     from emovae.train.artifacts import LATENT_MAP
@@ -105,8 +106,9 @@ def run_workflow(config: WorkflowConfig, progress: Progress | None = None) -> Wo
     fit_estimator_from_chunks(formats.chunks_dir(processed, seconds)).save(estimator_path)
     latent_map = model_dir / LATENT_MAP  # written by the training stage from the best checkpoint
     stage(5)
-    generated = run_generation(GenerationStageConfig(checkpoint=checkpoint, out_dir=config.path("generated"), all_presets=True,
-                                                     seed=config.seed, device=config.device, estimator=estimator_path))
+    piece = GenerationRequest(checkpoint=checkpoint, seed=config.seed, device=config.device)
+    generated = run_generation(GenerationStageConfig(piece=piece, out_dir=config.path("generated"), all_presets=True,
+                                                     estimator=estimator_path))
     result = WorkflowResult(data_root=data_root, checkpoint=checkpoint, estimator=estimator_path, latent_map=latent_map,
                             generated=[piece.wav for piece in generated.pieces], metrics=dict(trained.metrics))
     if config.bundle_dir is not None:

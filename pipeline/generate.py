@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from emovae.emotion import PRESETS, EmotionValueError
+from emovae.generate.generator import GenerationRequest
 from emovae.generate.render import RENDERERS
 from emovae.generate.sampler import MAX_SECONDS, MAX_TEMPERATURE
 from emovae.generate.stage import GenerationResult, GenerationStageConfig, run_generation
@@ -54,12 +55,11 @@ def print_summary(result: GenerationResult) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    config = GenerationStageConfig(
-        checkpoint=args.checkpoint, out_dir=args.out, emotions=tuple(args.emotion), all_presets=args.all_presets,
-        to=args.to, renderer=args.renderer, seconds=args.seconds, seed=args.seed, temperature=args.temperature,
-        device=args.device, codec_weights=args.codec_weights, synth_style=args.style, estimator=args.estimator,
-        overwrite=args.overwrite,
-    )
+    piece = GenerationRequest(checkpoint=args.checkpoint, to=args.to, renderer=args.renderer, seconds=args.seconds,
+                              seed=args.seed, temperature=args.temperature, device=args.device,
+                              codec_weights=args.codec_weights, synth_style=args.style)
+    config = GenerationStageConfig(piece=piece, out_dir=args.out, emotions=tuple(args.emotion),
+                                   all_presets=args.all_presets, estimator=args.estimator, overwrite=args.overwrite)
     try:
         result = run_generation(config)
     except (EmotionValueError, ValueError, FileNotFoundError, RuntimeError) as exc:

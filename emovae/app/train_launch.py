@@ -9,12 +9,12 @@ the app cache, and a second run on the same data starts training at once.
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from emovae.app.dataset import DatasetView
+from emovae.checks import number_in_range
 
 Progress = Callable[[int, int, str], None]
 
@@ -35,13 +35,7 @@ class TrainingRequest:
     def checked(cls, epochs, batch_size, learning_rate, beta, latent_dim) -> "TrainingRequest":
         values = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "beta": beta, "latent_dim": latent_dim}
         for name, value in values.items():
-            low, high = LIMITS[name]
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                raise ValueError(f"{name}={value!r} is not a number; expected [{low:g}, {high:g}]") from None
-            if math.isnan(number) or not low <= number <= high:
-                raise ValueError(f"{name}={value!r} is outside the valid range [{low:g}, {high:g}]")
+            number = number_in_range(value, name, *LIMITS[name])
             if name in ("epochs", "batch_size", "latent_dim") and number != int(number):
                 raise ValueError(f"{name}={value!r} must be a whole number")
         return cls(int(epochs), int(batch_size), float(learning_rate), float(beta), int(latent_dim))

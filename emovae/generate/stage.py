@@ -10,7 +10,7 @@ four presets are rendered.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -30,20 +30,16 @@ SIDECAR_VERSION = 1
 
 @dataclass
 class GenerationStageConfig:
-    """One run of the stage: a list of emotions (or the four presets), shared settings."""
+    """One run of the stage: a list of emotions (or the four presets) rendered with shared settings.
 
-    checkpoint: Path
+    ``piece`` holds the settings every piece shares (checkpoint, renderer, seconds, seed, ``to``, ...);
+    its ``emotion`` is replaced by each entry of ``emotions``.
+    """
+
+    piece: GenerationRequest
     out_dir: Path = Path("generated")
     emotions: tuple[str, ...] = ("happy",)
     all_presets: bool = False
-    to: str | None = None
-    renderer: str = "synth"
-    seconds: float = 10.0
-    seed: int = 0
-    temperature: float = 1.0
-    device: str = "auto"
-    codec_weights: str | None = None
-    synth_style: str = "ensemble"
     estimator: Path | None = None
     overwrite: bool = False
     show_progress: bool = True
@@ -55,12 +51,8 @@ class GenerationStageConfig:
             raise ValueError("no emotion given; pass --emotion NAME|V,A or --all-presets")
         out = []
         for emotion in emotions:
-            request = GenerationRequest(
-                checkpoint=self.checkpoint, emotion=emotion, to=self.to, renderer=self.renderer,
-                seconds=self.seconds, seed=self.seed, temperature=self.temperature, device=self.device,
-                codec_weights=self.codec_weights, synth_style=self.synth_style,
-            ).validated()
-            label = _label(emotion) + (f"-to-{_label(self.to)}" if self.to is not None else "")
+            request = replace(self.piece, emotion=emotion).validated()
+            label = _label(emotion) + (f"-to-{_label(self.piece.to)}" if self.piece.to is not None else "")
             out.append((label, request))
         return out
 

@@ -4,8 +4,10 @@ exactly from the file alone (no CLI flags needed at generation time)."""
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
+
+from emovae.checks import check_known_keys
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,5 @@ class VAEConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> "VAEConfig":
         """Build from a dict, refusing unknown keys (a typo would otherwise silently use a default)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"{source}: unknown model setting(s) {unknown}; valid keys are {sorted(known)}")
+        check_known_keys(data, cls, source, "model")
         return cls(**data)

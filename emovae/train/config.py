@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from emovae.checks import check_known_keys
 from emovae.formats import CHUNK_SECONDS_CHOICES, DEFAULT_LATENT_DIR, DEFAULT_MODEL_DIR
 from emovae.io import read_json
 from emovae.model.config import VAEConfig
@@ -74,10 +75,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> "TrainConfig":
         """Build from a dict, refusing unknown keys so a typo cannot silently fall back to a default."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"{source}: unknown training setting(s) {unknown}; valid keys are {sorted(known)}")
+        check_known_keys(data, cls, source, "training")
         values = dict(data)
         if "model" in values:
             values["model"] = VAEConfig.from_dict(dict(values["model"]), source=f"{source} [model]")
