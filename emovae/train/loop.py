@@ -1,8 +1,9 @@
 """The training stage: split, normalise, optimise, validate, checkpoint, and resume exactly.
 
-Exact resume is by construction rather than by luck: the only randomness is (a) the epoch's shuffle,
-a pure function of ``(seed, epoch)``, and (b) the reparameterisation noise, drawn from one dedicated
-``torch.Generator`` whose state goes into ``last.pt``; the KL warm-up is a pure function of the step.
+Exact resume is by construction rather than by luck: the only randomness is (a) the initial weights,
+drawn right after ``torch.manual_seed(seed)``, (b) the epoch's shuffle, a pure function of
+``(seed, epoch)``, and (c) the reparameterisation noise, drawn from one dedicated ``torch.Generator``
+whose state goes into ``last.pt``; the KL warm-up is a pure function of the step.
 A run stopped mid-epoch records how many batches of that epoch are done and skips them on resume.
 """
 
