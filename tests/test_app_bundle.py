@@ -71,11 +71,12 @@ def test_tiny_bundle_loads_like_the_real_one(tmp_path_factory):
 
 def test_upload_with_an_available_codec_is_placed_by_the_latent_projection(tmp_path_factory):
     """The codec path of the Upload tab: EnCodec -> posterior mean -> the bundle's own PCA."""
-    from emovae.app.analysis import analyse_clip, pooled_posterior_mean
+    from emovae.app.analysis import analyse_clip
     from emovae.app.uploads import UploadedClip
     from emovae.codec.encodec_codec import load_codec
     from emovae.model.checkpoint import load_checkpoint
     from emovae.music import create_melodic_music
+    from emovae.train.latent_map import pooled_posterior_means
 
     bundle = load_bundle(shared_tiny_bundle(tmp_path_factory)[0])
     model, _ = load_checkpoint(bundle.vae_path)
@@ -85,7 +86,7 @@ def test_upload_with_an_available_codec_is_placed_by_the_latent_projection(tmp_p
     result = analyse_clip(clip, bundle.estimator, bundle.latent_map, model, codec)
     assert result.position is not None and result.position.shape == (2,)
     latents = codec.encode(clip.audio[None, :])
-    expected = bundle.latent_map.project(pooled_posterior_mean(model, latents, result.estimate))
+    expected = bundle.latent_map.project(pooled_posterior_means(model, latents, np.asarray([result.estimate]))[0])
     assert np.allclose(result.position, expected)
     order = bundle.latent_map.nearest(result.position, 5)
     assert list(result.neighbours["chunk_id"]) == list(bundle.latent_map.chunk_ids[order])

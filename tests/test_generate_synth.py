@@ -236,8 +236,8 @@ def test_cli_bad_input_exits_2_with_the_reason(checkpoint, tmp_path, capsys):
 def test_latent_map_projects_chunks_onto_the_stored_coordinates(checkpoint, tmp_path):
     import pandas as pd
 
-    from emovae.train.latent_map import build_latent_map, pooled_posterior_means
     from emovae.model import load_checkpoint
+    from emovae.train.latent_map import build_latent_map, pooled_posterior_means
 
     model, _ = load_checkpoint(checkpoint)
     rng = np.random.default_rng(0)

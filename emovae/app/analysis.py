@@ -22,6 +22,7 @@ from emovae.app import figures
 from emovae.app.bundle import LatentMap
 from emovae.app.uploads import UploadedClip
 from emovae.emotion import quadrant
+from emovae.train.latent_map import pooled_posterior_means
 
 N_NEIGHBOURS = 5
 
@@ -47,17 +48,6 @@ class UploadAnalysis:
         return "\n\n".join(lines)
 
 
-def pooled_posterior_mean(model, latents: np.ndarray, emotion: tuple[float, float]) -> np.ndarray:
-    """EnCodec latents (1, C, F) -> VAE posterior mean averaged over time, shape (latent_dim,)."""
-    import torch
-
-    with torch.no_grad():
-        x = torch.as_tensor(latents, dtype=torch.float32)
-        cond = torch.tensor([emotion], dtype=torch.float32)
-        mu, _ = model.encode_latents(x, cond)
-    return mu[0].mean(dim=-1).cpu().numpy().astype(np.float64)
-
-
 def analyse_clip(clip: UploadedClip, estimator, latent_map: LatentMap, model=None, codec=None, codec_reason: str = "") -> UploadAnalysis:
     """Estimate the clip's emotion and, when a codec is given, its latent-map position and neighbours."""
     estimate = tuple(float(x) for x in estimator.predict(clip.audio, clip.sample_rate))
@@ -65,7 +55,7 @@ def analyse_clip(clip: UploadedClip, estimator, latent_map: LatentMap, model=Non
     position = None
     if codec is not None and model is not None:
         latents = np.asarray(codec.encode(clip.audio[None, :]), dtype=np.float32)
-        position = latent_map.project(pooled_posterior_mean(model, latents, estimate))
+        position = latent_map.project(pooled_posterior_means(model, latents, np.asarray([estimate]))[0])
         order = latent_map.nearest(position, N_NEIGHBOURS)
         distance = np.linalg.norm(latent_map.coords[order] - position[None, :], axis=1)
         notes.append("nearest chunks are nearest on the latent map")
