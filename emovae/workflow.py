@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Callable
 
 from emovae import formats
-from emovae.io import write_json
+from emovae.codec.identity import read_identity
+from emovae.io import atomic_path, write_json
 
 Progress = Callable[[int, int, str], None]
 STAGES = ("dataset", "preprocess", "encode", "train", "estimator", "generate")
@@ -112,7 +113,9 @@ def run_workflow(config: WorkflowConfig, progress: Progress | None = None) -> Wo
     result = WorkflowResult(data_root=data_root, checkpoint=checkpoint, estimator=estimator_path, latent_map=latent_map,
                             generated=[piece.wav for piece in generated.pieces], metrics=dict(trained.metrics))
     if config.bundle_dir is not None:
-        result.bundle_dir = write_bundle(config, result, trained_codec=_codec_of(checkpoint))
+        # the checkpoint was trained on these latents, so their identity file names its codec
+        trained_codec = read_identity(formats.codec_identity_path(latents_dir, seconds))
+        result.bundle_dir = write_bundle(config, result, trained_codec=trained_codec)
     return result
 
 
@@ -121,7 +124,8 @@ def write_bundle(config: WorkflowConfig, result: WorkflowResult, trained_codec: 
     bundle = Path(config.bundle_dir)
     bundle.mkdir(parents=True, exist_ok=True)
     for source, name in ((result.checkpoint, "vae.pt"), (result.estimator, "estimator.json"), (result.latent_map, "latent_map.npz")):
-        shutil.copyfile(source, bundle / name)
+        with atomic_path(bundle / name) as tmp:  # an interrupted rebuild never leaves a half-copied file
+            shutil.copyfile(source, tmp)
     manifest = {
         "dataset": config.dataset_params if config.demo else {"root": str(result.data_root)},
         "chunk_seconds": int(config.chunk_seconds),
@@ -136,8 +140,3 @@ def write_bundle(config: WorkflowConfig, result: WorkflowResult, trained_codec: 
     write_json(bundle / "manifest.json", manifest)
     return bundle
 
-
-def _codec_of(checkpoint: Path) -> dict:
-    from emovae.model.checkpoint import load_checkpoint
-
-    return dict(load_checkpoint(checkpoint)[1]["codec"])

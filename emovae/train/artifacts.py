@@ -48,7 +48,7 @@ def write_final_artifacts(out: Path, config: TrainConfig, dataset: LatentDataset
     rho = (metrics["conditioning"]["rho_valence"], metrics["conditioning"]["rho_arousal"])
     plot_conditioning(conditioning.targets, conditioning.predictions, rho, out / FIGURES["conditioning"])
     metrics["audio"] = write_reconstruction_samples(out, model, dataset, split.val_index, config, device)
-    write_latent_map(out, model, dataset, split.train_index, config.batch_size, device)
+    write_latent_map(out, model, dataset, split.train_index, config.batch_size)
     metrics.update({
         "best_epoch": info["epoch"],
         "best_val_total": info["metrics"].get("val_total"),
@@ -109,10 +109,9 @@ def _render_audio(folder: Path, identity: dict[str, Any], originals: np.ndarray,
 
 
 def write_latent_map(out: Path, model: ConditionalVAE, dataset: LatentDataset, index: np.ndarray,
-                     batch_size: int, device: torch.device) -> Path:
+                     batch_size: int) -> Path:
     """The training chunks' latent map (``latent_map.npz``, see :mod:`emovae.train.latent_map`) and its figure."""
     rows = np.sort(index)
-    model.to(device)
     means = pooled_posterior_means(model, dataset.latents, dataset.conditions, rows, batch_size)
     conditions = dataset.conditions[rows]
     path, coords, explained = save_latent_map(out / LATENT_MAP, means, conditions,
