@@ -30,7 +30,7 @@ from scipy.stats import spearmanr  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from emovae.emotion import PRESETS, quadrant  # noqa: E402
-from emovae.generate.estimator import EmotionEstimator, fit_estimator_from_chunks  # noqa: E402
+from emovae.eval.estimator import EmotionEstimator, fit_estimator_from_chunks  # noqa: E402
 from emovae.generate.generator import GenerationRequest, Generator  # noqa: E402
 from emovae.generate.plots import plot_emotion_control  # noqa: E402
 from emovae.io import write_csv  # noqa: E402

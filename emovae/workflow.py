@@ -15,7 +15,8 @@ from typing import Callable
 
 from emovae import formats
 from emovae.codec.identity import read_identity
-from emovae.io import atomic_path, write_json
+from emovae.model.score import SCORE_DECODER_FILE
+from emovae.io import atomic_path, read_json, write_json
 
 Progress = Callable[[int, int, str], None]
 STAGES = ("dataset", "preprocess", "encode", "train", "estimator", "generate")
@@ -69,7 +70,7 @@ def run_workflow(config: WorkflowConfig, progress: Progress | None = None) -> Wo
     from emovae.codec.encode import EncodeConfig, run_encode
     from emovae.data.demo import make_demo_dataset
     from emovae.data.preprocess import PreprocessConfig, run_preprocess
-    from emovae.generate.estimator import fit_estimator_from_chunks
+    from emovae.eval.estimator import fit_estimator_from_chunks
     from emovae.generate.generator import GenerationRequest
     from emovae.generate.stage import GenerationStageConfig, run_generation
     from emovae.train import TqdmCallback, TrainConfig, train
@@ -97,14 +98,17 @@ def run_workflow(config: WorkflowConfig, progress: Progress | None = None) -> Wo
                             seed=config.seed, device=config.device))
     stage(3)
     train_config = TrainConfig(latents=str(latents_dir), out=str(model_dir), chunk_seconds=seconds, epochs=config.epochs,
-                               seed=config.seed, device=config.device, resume=(model_dir / "last.pt").is_file())
+                               seed=config.seed, device=config.device, resume=(model_dir / "last.pt").is_file(),
+                               chunks=str(processed))
     if config.batch_size is not None:
         train_config = train_config.with_overrides(batch_size=int(config.batch_size))
     trained = train(train_config, callbacks=[TqdmCallback()])
     checkpoint = trained.best_checkpoint or trained.last_checkpoint
     stage(4)
     estimator_path = model_dir / "estimator.json"
-    fit_estimator_from_chunks(formats.chunks_dir(processed, seconds)).save(estimator_path)
+    split = read_json(model_dir / "split.json")  # fitted on training songs only, scored on test songs
+    fit_estimator_from_chunks(formats.chunks_dir(processed, seconds), train_songs=split["train_songs"],
+                              test_songs=split.get("test_songs")).save(estimator_path)
     latent_map = model_dir / LATENT_MAP  # written by the training stage from the best checkpoint
     stage(5)
     piece = GenerationRequest(checkpoint=checkpoint, seed=config.seed, device=config.device)
@@ -123,7 +127,10 @@ def write_bundle(config: WorkflowConfig, result: WorkflowResult, trained_codec: 
     """Copy the small artefacts into ``bundle_dir`` and write the manifest the app reads."""
     bundle = Path(config.bundle_dir)
     bundle.mkdir(parents=True, exist_ok=True)
-    for source, name in ((result.checkpoint, "vae.pt"), (result.estimator, "estimator.json"), (result.latent_map, "latent_map.npz")):
+    score_decoder = Path(result.checkpoint).parent / SCORE_DECODER_FILE
+    files = ((result.checkpoint, "vae.pt"), (result.estimator, "estimator.json"), (result.latent_map, "latent_map.npz"),
+             (score_decoder, SCORE_DECODER_FILE))
+    for source, name in files:
         with atomic_path(bundle / name) as tmp:  # an interrupted rebuild never leaves a half-copied file
             shutil.copyfile(source, tmp)
     manifest = {
@@ -133,6 +140,7 @@ def write_bundle(config: WorkflowConfig, result: WorkflowResult, trained_codec: 
         "vae": "vae.pt",
         "estimator": "estimator.json",
         "latent_map": "latent_map.npz",
+        "score_decoder": SCORE_DECODER_FILE,
         "metrics": result.metrics,
         "built_by": {"command": "python -m pipeline.run_all", "seed": config.seed, "epochs": config.epochs,
                      "batch_size": config.batch_size, "encodec_weights": config.encodec_weights},

@@ -14,7 +14,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from emovae import formats
-from emovae.generate.estimator import fit_estimator_from_chunks
+from emovae.eval.estimator import fit_estimator_from_chunks
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

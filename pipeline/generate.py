@@ -4,6 +4,12 @@
         --seconds 10 --seed 0 --temperature 1.0 --out generated/
     python -m pipeline.generate --checkpoint vae_model/best.pt --emotion sad --to happy   # a trajectory
     python -m pipeline.generate --checkpoint vae_model/best.pt --all-presets              # + comparison figure
+    python -m pipeline.generate --checkpoint vae_model/best.pt --all-presets --ablation noise --save-latent
+
+Renderers: synth (the engine plays what the score decoder reads off the VAE's latent), rules (the
+no-model baseline: hand-written emotion -> music rules), neural (EnCodec decoder). --ablation noise
+renders white-noise latents with the training latents' per-channel statistics instead of the VAE's
+sample; --ablation shuffled samples the VAE at a random other emotion and labels it with the one asked.
 
 --emotion takes a preset (happy, angry, sad, calm) or "V,A" on the [0, 1] scale. The same arguments
 and seed give the same audio on the same kind of device; re-running skips pieces already written.
@@ -17,7 +23,8 @@ from pathlib import Path
 
 from emovae.emotion import PRESETS, EmotionValueError
 from emovae.generate.generator import GenerationRequest
-from emovae.generate.render import RENDERERS
+from emovae.eval.ablations import ABLATIONS
+from emovae.generate.render import RENDERER_HELP, RENDERERS
 from emovae.generate.sampler import MAX_SECONDS, MAX_TEMPERATURE
 from emovae.generate.stage import GenerationResult, GenerationStageConfig, run_generation
 
@@ -28,7 +35,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--emotion", nargs="+", default=["happy"], help=f"one or more of {', '.join(PRESETS)} or V,A in [0, 1] (default: happy)")
     parser.add_argument("--to", default=None, help="end emotion: the piece moves smoothly from --emotion to this (preset or V,A)")
     parser.add_argument("--all-presets", action="store_true", help="render the four presets and their comparison figure")
-    parser.add_argument("--renderer", choices=RENDERERS, default="synth", help="synth (music engine) or neural (EnCodec decoder) (default: synth)")
+    parser.add_argument("--renderer", choices=RENDERERS, default="synth", help="; ".join(f"{k}: {v}" for k, v in RENDERER_HELP.items()) + " (default: synth)")
+    parser.add_argument("--ablation", choices=ABLATIONS, default="none", help="replace the VAE's sample: noise latents or a shuffled condition (default: none)")
+    parser.add_argument("--save-latent", action="store_true", help="also write the rendered latent as <name>.npy beside the .wav")
     parser.add_argument("--style", choices=("ensemble", "piano"), default="ensemble", help="synth arrangement (default: ensemble)")
     parser.add_argument("--seconds", type=float, default=10.0, help=f"length in seconds, (0, {MAX_SECONDS:g}] (default: 10)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -57,9 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     piece = GenerationRequest(checkpoint=args.checkpoint, to=args.to, renderer=args.renderer, seconds=args.seconds,
                               seed=args.seed, temperature=args.temperature, device=args.device,
-                              codec_weights=args.codec_weights, synth_style=args.style)
+                              codec_weights=args.codec_weights, synth_style=args.style, ablation=args.ablation)
     config = GenerationStageConfig(piece=piece, out_dir=args.out, emotions=tuple(args.emotion),
-                                   all_presets=args.all_presets, estimator=args.estimator, overwrite=args.overwrite)
+                                   all_presets=args.all_presets, estimator=args.estimator, save_latent=args.save_latent,
+                                   overwrite=args.overwrite)
     try:
         result = run_generation(config)
     except (EmotionValueError, ValueError, FileNotFoundError, RuntimeError) as exc:

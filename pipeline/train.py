@@ -28,7 +28,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--beta", type=float, help="KL weight after warm-up")
     p.add_argument("--kl-warmup", type=float, help="epochs of linear KL warm-up")
     p.add_argument("--free-bits", type=float)
-    p.add_argument("--val-fraction", type=float, help="fraction of songs held out for validation")
+    p.add_argument("--val-fraction", type=float, help="fraction of songs held out for validation (picks best.pt)")
+    p.add_argument("--test-fraction", type=float, help="fraction of songs held out from everything fitted or chosen")
+    p.add_argument("--chunks", help="the preprocess output the latents came from: its audio trains the score decoder "
+                                    "(needed by the synth renderer)")
     p.add_argument("--seed", type=int)
     p.add_argument("--threads", dest="num_threads", type=int, help="torch CPU threads")
     p.add_argument("--device", help="auto | cpu | cuda[:N]")

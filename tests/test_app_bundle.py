@@ -33,7 +33,7 @@ def shared_tiny_bundle(tmp_path_factory) -> tuple[Path, Path]:
 
 def build_tiny_bundle(tmp: Path) -> tuple[Path, Path]:
     """Return (bundle_dir, app cache_dir); the cache already holds the regenerated dataset and chunks."""
-    from emovae.generate.estimator import fit_estimator_from_chunks
+    from emovae.eval.estimator import fit_estimator_from_chunks
     from emovae.train.latent_map import build_latent_map
     from emovae.model.checkpoint import save_checkpoint
     from emovae.model.config import VAEConfig

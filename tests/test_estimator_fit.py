@@ -10,8 +10,8 @@ import pytest
 
 from emovae.audio import SAMPLE_RATE, write_wav
 from emovae.formats import CHUNK_COLUMNS, CHUNK_METADATA_CSV, chunk_id
-from emovae.generate.estimator import EmotionEstimator, fit_estimator_from_chunks
-from emovae.generate.features import FEATURE_NAMES, extract_features
+from emovae.eval.estimator import EmotionEstimator, fit_estimator_from_chunks
+from emovae.eval.features import FEATURE_NAMES, extract_features
 from emovae.music import create_melodic_music
 
 SECONDS = 3.0

@@ -16,7 +16,7 @@ from scipy.stats import spearmanr
 from emovae.audio import SAMPLE_RATE, load_audio
 from emovae.emotion import PRESETS, EmotionValueError, quadrant
 from emovae.generate.controls import latent_to_controls
-from emovae.generate.estimator import EmotionEstimator
+from emovae.eval.estimator import EmotionEstimator
 from emovae.generate.generator import GenerationRequest, generate_audio, get_generator
 from emovae.generate.sampler import MAX_SECONDS, EmotionPath, GenerationInputError, LatentSampler
 from emovae.model import CheckpointError, ConditionalVAE, VAEConfig, save_checkpoint

@@ -8,6 +8,7 @@ import torch
 from emovae.model import CheckpointError, CodecMismatchError, ConditionalVAE, VAEConfig, check_codec_compatible
 from emovae.model import load_checkpoint, save_checkpoint
 from emovae.model.loss import beta_schedule, kl_per_channel, vae_loss
+from emovae.model.vae import VAEOutput
 
 TINY = VAEConfig(in_channels=16, latent_dim=4, stage_channels=(8, 12), stage_strides=(4, 2), cond_hidden=8)
 
@@ -97,7 +98,10 @@ def test_loss_terms_free_bits_and_warmup():
     model = _model()
     out = model(torch.randn(4, 16, 40), torch.rand(4, 2), generator=torch.Generator().manual_seed(0))
     plain = vae_loss(out, beta_now=0.5)
-    assert torch.isclose(plain.total, plain.mse + 0.5 * plain.kl)
+    # the variance head starts at log-variance 0, where the Gaussian NLL is half the squared error
+    assert torch.isclose(plain.total, 0.5 * plain.mse + 0.5 * plain.kl)
+    fixed = VAEOutput(**{**vars(out), "recon_logvar": None})  # a fixed-variance decoder: plain MSE
+    assert torch.isclose(vae_loss(fixed, beta_now=0.5).total, plain.mse + 0.5 * plain.kl)
     floored = vae_loss(out, beta_now=0.5, free_bits=10.0)  # every channel under the floor
     ratio = out.mu.shape[1] * out.mu.shape[2] / (16 * 40)
     assert torch.isclose(floored.kl_objective, torch.tensor(10.0 * 4 * ratio))

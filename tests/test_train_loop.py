@@ -56,7 +56,7 @@ def test_learns_and_writes_evidence(tmp_path):
     m = result.metrics
     assert m["val_mse"] < 0.8 * m["baseline_mse"]  # well below "predict each channel's mean"
     assert m["conditioning"]["rho_valence"] > 0.5  # generated chunks follow the requested valence
-    assert m["conditioning"]["regressor_real_val"]["rho_valence"] > 0.5  # the probe itself works
+    assert m["conditioning"]["probe_real_held_out"]["rho_valence"] > 0.5  # the probe itself works
     assert read_json(tmp_path / "run" / "metrics.json")["val_mse"] == pytest.approx(m["val_mse"])
     # callbacks saw every step and epoch, with the same numbers as the history table
     assert len(history_cb.steps) == result.global_step == 8 * 6  # 48 train chunks / batch 8

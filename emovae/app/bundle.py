@@ -112,7 +112,7 @@ class DemoBundle:
 
     @cached_property
     def estimator(self):
-        from emovae.generate.estimator import EmotionEstimator
+        from emovae.eval.estimator import EmotionEstimator
 
         return EmotionEstimator.load(self.estimator_path)
 

@@ -20,9 +20,12 @@ import numpy as np
 
 from emovae.device import resolve_device
 from emovae.emotion import EmotionValueError, parse_emotion, validate_emotion
-from emovae.generate.render import NeuralRenderer, SynthRenderer, validate_renderer
+from emovae.eval.ablations import noise_latent, shuffled_emotion, validate_ablation
+from emovae.generate.render import NeuralRenderer, RulesRenderer, SynthRenderer, validate_renderer
+from emovae.model.score import SCORE_DECODER_FILE, ScoreDecoder
 from emovae.generate.sampler import (
     EmotionPath,
+    GenerationInputError,
     LatentSampler,
     validate_seconds,
     validate_seed,
@@ -50,7 +53,8 @@ class GenerationRequest:
     """Everything that determines one generated piece (same request + same device -> same audio).
 
     ``to`` turns the piece into a trajectory from ``emotion`` to ``to``. ``codec_weights`` is only
-    for the neural renderer: override where the checkpoint's codec weights come from.
+    for the neural renderer: override where the checkpoint's codec weights come from. ``ablation``
+    replaces the VAE's sample (see :mod:`emovae.eval.ablations`): ``noise`` or ``shuffled``.
     """
 
     checkpoint: str | os.PathLike
@@ -63,6 +67,7 @@ class GenerationRequest:
     device: str = "auto"
     codec_weights: str | None = None
     synth_style: str = "ensemble"
+    ablation: str = "none"
 
     def validated(self) -> "GenerationRequest":
         """A copy with every field checked and normalised; raises naming the bad field and its range."""
@@ -70,6 +75,10 @@ class GenerationRequest:
         end = to_emotion(self.to, "to") if self.to is not None else None
         if self.synth_style not in ("ensemble", "piano"):
             raise ValueError(f"synth_style={self.synth_style!r} is unknown; choose ensemble or piano")
+        try:
+            ablation = validate_ablation(self.ablation)
+        except ValueError as exc:
+            raise GenerationInputError(str(exc)) from None
         return GenerationRequest(
             checkpoint=Path(self.checkpoint),
             emotion=start,
@@ -81,6 +90,7 @@ class GenerationRequest:
             device=self.device,
             codec_weights=self.codec_weights,
             synth_style=self.synth_style,
+            ablation=ablation,
         )
 
     @property
@@ -89,37 +99,80 @@ class GenerationRequest:
         return EmotionPath(start, to_emotion(self.to, "to") if self.to is not None else None)
 
 
-class Generator:
-    """A loaded checkpoint with its renderers (the neural one built on first use)."""
+@dataclass
+class GeneratedPiece:
+    """One generated piece: audio, the latent it was rendered from, and what happened (JSON-ready ``info``)."""
 
-    def __init__(self, sampler: LatentSampler, codec_weights: str | None = None):
+    audio: np.ndarray
+    sample_rate: int
+    latent: np.ndarray
+    info: dict
+
+
+class Generator:
+    """A loaded checkpoint with its score decoder and renderers (the neural one built on first use)."""
+
+    def __init__(self, sampler: LatentSampler, codec_weights: str | None = None, score: ScoreDecoder | None = None,
+                 source: str | None = None):
         self.sampler = sampler
         self.codec_weights = codec_weights
+        self.score = score
+        self.source = source
         self._renderers: dict[str, object] = {}
         self._lock = threading.Lock()
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, device: str = "auto", codec_weights: str | None = None) -> "Generator":
-        return cls(LatentSampler.from_checkpoint(path, resolve_device(device)), codec_weights)
+        """Load ``path`` and the ``score_decoder.json`` beside it (written by the training stage), if any."""
+        score_file = Path(path).parent / SCORE_DECODER_FILE
+        score = ScoreDecoder.load(score_file) if score_file.is_file() else None
+        return cls(LatentSampler.from_checkpoint(path, resolve_device(device)), codec_weights, score, str(path))
 
     def renderer(self, name: str, synth_style: str = "ensemble"):
-        key = f"{name}:{synth_style}" if name == "synth" else name
+        key = f"{name}:{synth_style}" if name in ("synth", "rules") else name
         with self._lock:
             if key not in self._renderers:
                 if name == "synth":
-                    self._renderers[key] = SynthRenderer(style=synth_style)
+                    self._renderers[key] = SynthRenderer(self._score(), style=synth_style)
+                elif name == "rules":
+                    self._renderers[key] = RulesRenderer(style=synth_style)
                 else:
                     self._renderers[key] = NeuralRenderer.for_identity(
                         self.sampler.codec_identity, str(self.sampler.device), self.codec_weights
                     )
             return self._renderers[key]
 
-    def generate(self, request: GenerationRequest) -> tuple[np.ndarray, int, dict]:
-        """Sample a latent for ``request`` and render it; returns (audio, sample_rate, info)."""
+    def _score(self) -> ScoreDecoder:
+        if self.score is None:
+            raise GenerationInputError(
+                f"{self.source or 'this checkpoint'} has no score decoder ({SCORE_DECODER_FILE} beside it), so the "
+                "model cannot drive the synth; retrain with `python -m pipeline.train ... --chunks processed_data` "
+                "or use --renderer rules"
+            )
+        return self.score
+
+    def latent(self, request: GenerationRequest) -> tuple[np.ndarray, dict]:
+        """The latent a (validated) request renders: the VAE's sample, or its ablation."""
+        req = request
+        if req.ablation == "noise":
+            model = self.sampler.model
+            latent = noise_latent(model.norm_mean.cpu().numpy(), model.norm_std.cpu().numpy(),
+                                  self.sampler.n_frames(req.seconds), req.seed)
+            return latent, {}
+        path = req.path
+        if req.ablation == "shuffled":
+            start = shuffled_emotion(path.start, req.seed)
+            end = shuffled_emotion(path.end, req.seed + 1) if path.end is not None else None
+            path = EmotionPath(start, end)
+        latent = self.sampler.sample(path, req.seconds, req.seed, req.temperature)
+        return latent, ({"sampled_emotion": list(path.start)} if req.ablation == "shuffled" else {})
+
+    def generate_piece(self, request: GenerationRequest) -> GeneratedPiece:
+        """Sample (or ablate) a latent for ``request`` and render it."""
         req = request.validated()
         renderer = self.renderer(req.renderer, req.synth_style)  # build (and codec-check) before sampling
         t0 = time.perf_counter()
-        latent = self.sampler.sample(req.path, req.seconds, req.seed, req.temperature)
+        latent, ablation_details = self.latent(req)
         t1 = time.perf_counter()
         audio, details = renderer.render(latent, req.path, req.seconds, req.seed)
         t2 = time.perf_counter()
@@ -137,9 +190,15 @@ class Generator:
             "latent_shape": list(latent.shape),
             "codec_id": self.sampler.codec_identity.get("codec_id"),
             "timings_ms": {"sample": 1e3 * (t1 - t0), "render": 1e3 * (t2 - t1)},
+            **ablation_details,
             **details,
         }
-        return audio, renderer.sample_rate, info
+        return GeneratedPiece(audio, renderer.sample_rate, latent, info)
+
+    def generate(self, request: GenerationRequest) -> tuple[np.ndarray, int, dict]:
+        """Sample a latent for ``request`` and render it; returns (audio, sample_rate, info)."""
+        piece = self.generate_piece(request)
+        return piece.audio, piece.sample_rate, piece.info
 
 
 @lru_cache(maxsize=4)

@@ -1,32 +1,45 @@
 """Renderers: a generated latent sequence (+ its emotion) -> audio at 24 kHz.
 
-* ``synth``  - the music engine. The emotion path sets tempo, mode, register, loudness, ... and the
-  latent sets the piece's shape through :func:`emovae.generate.controls.latent_to_controls`.
-  Fast (vectorised NumPy), recognisably musical even when the VAE was trained on a random codec.
+* ``synth``  - the music engine played by the model. The score decoder reads musical descriptors
+  off the generated latent (tempo, density, loudness, brightness, mode, register, articulation,
+  percussiveness, tension, one row per second), the engine calibration turns them into the engine
+  settings that sound like that, and the latent's own motion shapes contour, density and dynamics.
+  The requested emotion is *not* an input: it reaches the music only through the VAE's condition.
+* ``rules``  - the baseline with no model: the hand-written emotion -> parameter rules of
+  :func:`emovae.music.musical_params`, with the composer's own seeded phrasing. It ignores the latent.
 * ``neural`` - the EnCodec decoder of the codec the checkpoint's latents came from. Only that exact
   codec can decode them: a latent means nothing to a decoder with other weights, so a mismatch is
   refused rather than rendered as noise.
 
-Both return mono float32 of exactly ``round(seconds * sample_rate)`` samples in [-1, 1].
+All return mono float32 of exactly ``round(seconds * sample_rate)`` samples in [-1, 1].
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 import torch
 
+from emovae.analysis.descriptors import DESCRIPTOR_NAMES
 from emovae.audio import SAMPLE_RATE
 from emovae.generate.controls import ControlSettings, latent_to_controls
 from emovae.generate.sampler import EmotionPath, GenerationInputError
 from emovae.generate.threads import cpu_worker
-from emovae.music import create_melodic_music, create_piano_melody
+from emovae.model.score import ScoreDecoder
+from emovae.music import ParamCurve, create_melodic_music, create_piano_melody
+from emovae.music.calibration import EngineCalibration, default_calibration
 
-RENDERERS = ("synth", "neural")
+RENDERERS = ("synth", "rules", "neural")
+RENDERER_HELP = {
+    "synth": "the model plays: music read off the VAE's latent by the score decoder",
+    "rules": "baseline without a model: hand-written emotion -> music rules, the latent is ignored",
+    "neural": "the latent decoded to audio by the checkpoint's EnCodec decoder",
+}
 EMOTION_CURVE_POINTS = 65  # samples of the emotion path handed to the composer (smooth at any length)
 NEURAL_PEAK = 0.98  # a random-init decoder has no calibrated level: scale down peaks above this
+DESCRIPTOR_SMOOTHING = 3  # seconds: the engine follows phrases, not one-second jitter of the decoder
 
 
 class Renderer(Protocol):
@@ -44,25 +57,64 @@ def validate_renderer(name: str) -> str:
     return key
 
 
+def _synthesise(style: str, seconds: float, seed: int, sample_rate: int, **source) -> np.ndarray:
+    make = create_piano_melody if style == "piano" else create_melodic_music
+    return np.asarray(make(seconds=seconds, seed=seed, sample_rate=sample_rate, **source), dtype=np.float32)
+
+
+def _smooth_rows(rows: np.ndarray, width: int) -> np.ndarray:
+    """Moving average along time (edge-padded), per column."""
+    if width <= 1 or len(rows) < 2:
+        return rows
+    width = min(width, len(rows))
+    padded = np.pad(rows, ((width // 2, width - 1 - width // 2), (0, 0)), mode="edge")
+    kernel = np.ones(width) / width
+    return np.stack([np.convolve(padded[:, j], kernel, mode="valid") for j in range(rows.shape[1])], axis=1)
+
+
 @dataclass
 class SynthRenderer:
-    """Music engine driven by emotion (what) and latent (how). ``style`` picks the arrangement."""
+    """The engine driven by the latent alone (see module docstring). ``style`` picks the arrangement."""
 
+    score: ScoreDecoder
+    calibration: EngineCalibration = field(default_factory=default_calibration)
     sample_rate: int = SAMPLE_RATE
     style: str = "ensemble"  # "ensemble" (create_melodic_music) or "piano" (create_piano_melody)
     settings: ControlSettings = ControlSettings()
     name: str = "synth"
 
+    def read(self, latent: np.ndarray, seconds: float) -> tuple[np.ndarray, ParamCurve]:
+        """The descriptors read off ``latent`` (smoothed, one row per second) and the engine curve that plays them."""
+        descriptors = _smooth_rows(self.score.predict(latent), DESCRIPTOR_SMOOTHING)
+        return descriptors, ParamCurve.from_knobs(self.calibration.knobs(descriptors), seconds)
+
     def render(self, latent: np.ndarray, path: EmotionPath, seconds: float, seed: int) -> tuple[np.ndarray, dict]:
+        del path  # deliberately unused: the emotion must come through the latent
+        descriptors, params = self.read(latent, seconds)
         controls = latent_to_controls(latent, seconds, self.settings)
-        valence, arousal = path.curve(EMOTION_CURVE_POINTS) if path.is_trajectory else path.start
-        make = create_piano_melody if self.style == "piano" else create_melodic_music
-        audio = make(valence, arousal, seconds=seconds, seed=seed, controls=controls, sample_rate=self.sample_rate)
+        audio = _synthesise(self.style, seconds, seed, self.sample_rate, params=params, controls=controls)
         details = {
             "style": self.style,
+            "descriptors": {name: round(float(v), 3) for name, v in zip(DESCRIPTOR_NAMES, descriptors.mean(axis=0))},
+            "engine": {name: round(float(np.mean(v)), 3) for name, v in params.curves.items()},
             "controls": {name: np.round(getattr(controls, name), 3).tolist() for name in ("contour", "density", "dynamics")},
         }
-        return np.asarray(audio, dtype=np.float32), details
+        return audio, details
+
+
+@dataclass
+class RulesRenderer:
+    """Baseline: the emotion -> music rules with the composer's own phrasing; no model, the latent is ignored."""
+
+    sample_rate: int = SAMPLE_RATE
+    style: str = "ensemble"
+    name: str = "rules"
+
+    def render(self, latent: np.ndarray, path: EmotionPath, seconds: float, seed: int) -> tuple[np.ndarray, dict]:
+        del latent  # deliberately unused: this is the no-model baseline
+        valence, arousal = path.curve(EMOTION_CURVE_POINTS) if path.is_trajectory else path.start
+        audio = _synthesise(self.style, seconds, seed, self.sample_rate, valence=valence, arousal=arousal)
+        return audio, {"style": self.style}
 
 
 def check_codec_matches(expected: dict, actual: dict) -> None:

@@ -19,10 +19,10 @@ from tqdm.auto import tqdm
 
 from emovae.audio import load_audio, write_wav
 from emovae.emotion import PRESETS
-from emovae.generate.estimator import EmotionEstimator
+from emovae.eval.estimator import EmotionEstimator
 from emovae.generate.generator import GenerationRequest, get_generator, to_emotion
 from emovae.generate.plots import plot_preset_comparison
-from emovae.io import read_json, write_json
+from emovae.io import atomic_path, read_json, write_json
 
 Progress = Callable[[int, int, str], None]
 SIDECAR_VERSION = 1
@@ -41,6 +41,7 @@ class GenerationStageConfig:
     emotions: tuple[str, ...] = ("happy",)
     all_presets: bool = False
     estimator: Path | None = None
+    save_latent: bool = False  # write the rendered latent as <name>.npy beside the .wav
     overwrite: bool = False
     show_progress: bool = True
 
@@ -94,6 +95,7 @@ def _request_key(request: GenerationRequest) -> dict:
         "temperature": request.temperature,
         "synth_style": request.synth_style,
         "codec_weights": request.codec_weights,
+        "ablation": request.ablation,
     }
 
 
@@ -108,18 +110,25 @@ def run_generation(config: GenerationStageConfig, progress: Progress | None = No
     sample_rate = None
     bar = tqdm(jobs, desc="generate", unit="piece", disable=not config.show_progress)
     for done, (label, request) in enumerate(bar, start=1):
-        name = f"{label}_{request.renderer}_seed{request.seed}"
-        wav, sidecar = out_dir / f"{name}.wav", out_dir / f"{name}.json"
+        ablated = "" if request.ablation == "none" else f"_{request.ablation}"
+        name = f"{label}_{request.renderer}{ablated}_seed{request.seed}"
+        wav, sidecar, latent_file = out_dir / f"{name}.wav", out_dir / f"{name}.json", out_dir / f"{name}.npy"
         key = _request_key(request)
         previous = read_json(sidecar) if sidecar.is_file() and wav.is_file() else None
-        if previous is not None and not config.overwrite and previous.get("request") == key:
+        latent_there = latent_file.is_file() or not config.save_latent
+        if previous is not None and not config.overwrite and previous.get("request") == key and latent_there:
             audio, sample_rate = load_audio(wav), int(previous["info"]["sample_rate"])
             result.pieces.append(GeneratedPiece(name, wav, previous["info"], resumed=True))
         else:
             generator = get_generator(request.checkpoint, request.device, request.codec_weights)
-            audio, sample_rate, info = generator.generate(request)
+            generated = generator.generate_piece(request)
+            audio, sample_rate, info = generated.audio, generated.sample_rate, generated.info
             if estimator is not None:
                 info["estimated_emotion"] = list(estimator.predict(audio, sample_rate))
+            if config.save_latent:
+                with atomic_path(latent_file) as tmp:
+                    with open(tmp, "wb") as handle:
+                        np.save(handle, generated.latent)
             write_wav(wav, audio, sample_rate)
             write_json(sidecar, {"version": SIDECAR_VERSION, "request": key, "info": info})
             result.pieces.append(GeneratedPiece(name, wav, info, resumed=False))

@@ -5,6 +5,9 @@ latent and divided by the number of *input* elements, so both are "per input val
 is the ELBO of a Gaussian decoder with fixed variance 1/2. Free bits (Kingma et al. 2016) stop the
 optimiser from squeezing a latent channel's KL below ``free_bits`` nats per latent frame; together
 with the warm-up this keeps the decoder from ignoring ``z`` (posterior collapse).
+
+With a decoder variance the reconstruction term is the Gaussian negative log-likelihood per input
+value, ``0.5 * (log s2 + (x - m)^2 / s2)`` (constant dropped); ``mse`` is still reported, from the mean.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from emovae.model.vae import VAEOutput
 
 @dataclass
 class LossTerms:
-    total: torch.Tensor  # what is optimised: mse + beta_now * kl_free_bits
+    total: torch.Tensor  # what is optimised: mse (or Gaussian NLL) + beta_now * kl_free_bits
     mse: torch.Tensor
     kl: torch.Tensor  # raw KL (no free bits), per input element: the reported figure
     kl_objective: torch.Tensor  # KL with free bits, per input element
@@ -44,12 +47,17 @@ def kl_per_channel(mu: torch.Tensor, logvar: torch.Tensor, prior_mu: torch.Tenso
 
 def vae_loss(output: VAEOutput, beta_now: float, free_bits: float = 0.0) -> LossTerms:
     mse = F.mse_loss(output.recon, output.target)
+    if output.recon_logvar is None:
+        reconstruction = mse
+    else:
+        logvar = output.recon_logvar
+        reconstruction = 0.5 * (logvar + (output.recon - output.target).pow(2) * torch.exp(-logvar)).mean()
     per_channel = kl_per_channel(output.mu, output.logvar, output.prior_mu, output.prior_logvar)
     # latent values per input value: scales "nats per latent element" to "nats per input element".
     ratio = output.mu.shape[1] * output.mu.shape[2] / (output.target.shape[1] * output.target.shape[2])
     kl = per_channel.sum() * ratio
     kl_objective = per_channel.clamp_min(free_bits).sum() * ratio if free_bits > 0 else kl
-    return LossTerms(total=mse + beta_now * kl_objective, mse=mse, kl=kl, kl_objective=kl_objective)
+    return LossTerms(total=reconstruction + beta_now * kl_objective, mse=mse, kl=kl, kl_objective=kl_objective)
 
 
 def beta_schedule(step: int, beta: float, warmup_steps: int) -> float:

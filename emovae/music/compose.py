@@ -25,7 +25,7 @@ import numpy as np
 from emovae.music.controls import CONTOUR_SEMITONES, DENSITY_RANGE, DYNAMICS_VELOCITY, MusicControls
 from emovae.music.events import HIHAT, KICK, SNARE, NoteEvents, Voice
 from emovae.music.harmony import HIERARCHY, PROGRESSIONS, SCALES, chord_pitch_classes, choose_mode, voice_in_range
-from emovae.music.params import CurveLike, EmotionCurve, MusicParams
+from emovae.music.params import CurveLike, EmotionCurve, MusicParams, ParamSource
 
 BEATS_PER_BAR = 4
 MELODY_STEPS_BEATS = np.array([2.0, 1.0, 0.5, 0.25])  # half, quarter, eighth, sixteenth notes
@@ -58,7 +58,7 @@ class Bar:
 class BeatGrid:
     """Beat times under a tempo that follows the emotion curve (tempo integrated over time)."""
 
-    def __init__(self, curve: EmotionCurve, step_s: float = 0.02):
+    def __init__(self, curve: ParamSource, step_s: float = 0.02):
         horizon = curve.seconds + 2 * BEATS_PER_BAR * 60.0 / 58.0  # two slowest bars past the end
         t = np.arange(0.0, horizon, step_s)
         beats_per_s = curve.params_at(t).tempo_bpm / 60.0
@@ -72,18 +72,20 @@ class BeatGrid:
 
 
 def compose(
-    valence: CurveLike | EmotionCurve,
+    valence: CurveLike | ParamSource,
     arousal: CurveLike | None = None,
     seconds: float = 10.0,
     seed: int = 0,
     controls: MusicControls | None = None,
     arrangement: Arrangement = Arrangement(),
 ) -> NoteEvents:
-    """Compose ``seconds`` of music for an emotion (scalars, sampled curves, or an :class:`EmotionCurve`).
+    """Compose ``seconds`` of music for an emotion (scalars or sampled curves, mapped by the rules of
+    :func:`~emovae.music.params.musical_params`) or for a :class:`~emovae.music.params.ParamSource`
+    (an :class:`EmotionCurve`, or a :class:`~emovae.music.params.ParamCurve` of parameters given directly).
 
     Deterministic for a given seed. Without ``controls`` the composer draws its own seeded ones.
     """
-    curve = valence if isinstance(valence, EmotionCurve) else EmotionCurve(valence, arousal, seconds)
+    curve = valence if hasattr(valence, "params_at") else EmotionCurve(valence, arousal, seconds)
     controls = controls if controls is not None else MusicControls.random(seed, curve.seconds)
     streams = [np.random.default_rng([int(seed), stream]) for stream in range(5)]
     tonic = int(streams[0].integers(0, 12))  # pitch class; each voice picks its own octave
@@ -120,7 +122,7 @@ def _harmony(grid, bars, beat_params, tonic, rng) -> tuple[NoteEvents, np.ndarra
     """Block chords: one per bar when calm, pulsing 2/4/8 times per bar as arousal rises."""
     start, length, pitch, accent, legato = [], [], [], [], []
     for bar in bars:
-        pulses = 2 ** int(round(3 * beat_params.arousal[bar.start_beat]))
+        pulses = 2 ** int(round(3 * beat_params.activity[bar.start_beat]))
         low = max(int(round(beat_params.register[bar.start_beat])) - 14, HARMONY_FLOOR)
         chord = voice_in_range(list(bar.chord), tonic, low)
         for pulse in range(pulses):
@@ -135,7 +137,7 @@ def _bass(grid, bars, beat_params, tonic) -> tuple[NoteEvents, np.ndarray]:
     """Chord roots in the bass register; rhythm from whole notes (calm) to eighths (excited)."""
     start, length, pitch, accent, legato = [], [], [], [], []
     for bar in bars:
-        a, tension = beat_params.arousal[bar.start_beat], beat_params.tension[bar.start_beat]
+        a, tension = beat_params.activity[bar.start_beat], beat_params.tension[bar.start_beat]
         low = 33 - int(round(3 * tension))  # tension sinks the bass
         root = low + (tonic + bar.chord[0] - low) % 12
         notes_per_bar = 1 if a < 0.3 else 2 if a < 0.55 else 4 if a < 0.8 else 8
@@ -170,7 +172,7 @@ def _melody(grid, bars, beat_params, controls, seconds, tonic, rng) -> tuple[Not
         bar = bars[min(beat // BEATS_PER_BAR, len(bars) - 1)]
         strong = position % 2 == 0
         centre = beat_params.register[beat] + CONTOUR_SEMITONES * float(contour[beat])
-        previous = _next_pitch(previous, centre, bar, tonic, strong, beat_params.arousal[beat], rng)
+        previous = _next_pitch(previous, centre, bar, tonic, strong, beat_params.activity[beat], rng)
         pitch[i] = previous
         if not strong and rng.random() < 0.5 * beat_params.tension[beat]:
             pitch[i] += 1 if rng.random() < 0.5 else -1  # chromatic neighbour: tension
@@ -189,13 +191,13 @@ def _melody_step(position: float, notes_per_beat: float, rng: np.random.Generato
     return step
 
 
-def _next_pitch(previous: int, centre: float, bar: Bar, tonic: int, strong: bool, arousal: float, rng) -> int:
-    """Prefer small steps (wider leaps when aroused), stay near ``centre``, land on chord tones on strong beats."""
+def _next_pitch(previous: int, centre: float, bar: Bar, tonic: int, strong: bool, activity: float, rng) -> int:
+    """Prefer small steps (wider leaps when active), stay near ``centre``, land on chord tones on strong beats."""
     candidates = np.arange(int(centre) - 10, int(centre) + 11)
     allowed = _pitch_class_mask(bar.mode, tonic, bar.chord if strong else None)[candidates % 12]
     if allowed.any():
         candidates = candidates[allowed]
-    leap_scale = 2.0 + 4.0 * arousal
+    leap_scale = 2.0 + 4.0 * activity
     weights = np.exp(-np.abs(candidates - previous) / leap_scale - 0.5 * ((candidates - centre) / 5.0) ** 2)
     weights *= HIERARCHY[bar.mode][(candidates - tonic) % 12] ** TONAL_FOCUS  # favour stable tones
     weights[candidates == previous] *= 0.35  # avoid static repeated notes
@@ -224,7 +226,7 @@ def _percussion(grid, beat_params, rng) -> tuple[NoteEvents, np.ndarray]:
         if level <= 0:
             continue
         in_bar = beat % BEATS_PER_BAR
-        hats = 4 if beat_params.arousal[beat] > 0.85 else 2
+        hats = 4 if beat_params.activity[beat] > 0.85 else 2
         hits = [(0.0, KICK, 1.0)] if in_bar in (0, 2) else []
         if in_bar in (1, 3) and level > 0.2:
             hits.append((0.0, SNARE, 1.0))
@@ -258,7 +260,7 @@ def _part(onset, duration, pitch, accent, voice: Voice) -> tuple[NoteEvents, np.
     return events, np.asarray(accent, dtype=float)
 
 
-def _finish(parts: list[tuple[NoteEvents, np.ndarray]], curve: EmotionCurve, controls: MusicControls) -> NoteEvents:
+def _finish(parts: list[tuple[NoteEvents, np.ndarray]], curve: ParamSource, controls: MusicControls) -> NoteEvents:
     """Set velocity, brightness and attack from the emotion at each onset; drop notes past the end."""
     if not parts:
         return NoteEvents()

@@ -14,14 +14,19 @@ Temperley & Tan 2013 on the brightness of the diatonic modes):
 
 :func:`musical_params` is written with NumPy broadcasting, so it maps scalars and whole
 emotion curves alike; :class:`EmotionCurve` turns scalars or sampled curves into values at
-arbitrary times, which is how time-varying emotion (demo songs, generation trajectories)
-reaches the composer.
+arbitrary times, which is how time-varying emotion (demo songs, the ``rules`` renderer) reaches
+the composer.
+
+The composer itself never sees an emotion: it reads a :class:`ParamSource` (anything with
+``seconds`` and ``params_at(times)``). :class:`ParamCurve` is the other source: parameter curves
+given directly, which is how the model-driven ``synth`` renderer plays what the score decoder read
+off a generated latent, with no emotion in between.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence, Union
+from typing import Mapping, Protocol, Sequence, Union
 
 import numpy as np
 
@@ -44,10 +49,11 @@ class MusicParams:
     legato) .. 0.45 (staccato); ``mode_level`` 0..4 on :data:`MODE_NAMES`; ``dissonance``,
     ``tension``, ``brightness`` in [0, 1]; ``register`` melody centre as a MIDI pitch 53..74;
     ``percussion`` drum level in [0, 1] (none below moderate arousal).
+
+    The rhythmic *activity* the arrangement uses (chord pulses, bass rhythm, melodic leaps) is a
+    function of ``note_density`` (:attr:`activity`), so it needs no emotion either.
     """
 
-    valence: float | np.ndarray
-    arousal: float | np.ndarray
     tempo_bpm: float | np.ndarray
     note_density: float | np.ndarray
     velocity: float | np.ndarray
@@ -60,6 +66,66 @@ class MusicParams:
     brightness: float | np.ndarray
     register: float | np.ndarray
     percussion: float | np.ndarray
+
+    @property
+    def activity(self) -> float | np.ndarray:
+        """Rhythmic activity in [0, 1]: ``note_density`` read back on its own 0.75..3 scale."""
+        return np.clip((np.asarray(self.note_density) - 0.75) / 2.25, 0.0, 1.0) ** (1.0 / 1.2)
+
+
+PARAM_NAMES: tuple[str, ...] = tuple(
+    f for f in MusicParams.__dataclass_fields__  # the knobs, in declaration order
+)
+# The range of every knob (what musical_params can produce): a ParamCurve is clipped into it, so a
+# parameter read off a latent can never ask the engine for something it cannot play.
+PARAM_RANGES: dict[str, tuple[float, float]] = {
+    "tempo_bpm": (58.0, 160.0),
+    "note_density": (0.75, 3.0),
+    "velocity": (0.45, 0.95),
+    "loudness_db": (-24.0, -14.0),
+    "attack_s": (0.003, 0.06),
+    "legato": (0.45, 1.05),
+    "mode_level": (0.0, 4.0),
+    "dissonance": (0.0, 1.0),
+    "tension": (0.0, 1.0),
+    "brightness": (0.0, 1.0),
+    "register": (53.0, 74.0),
+    "percussion": (0.0, 1.0),
+}
+
+
+# The engine's independent knobs: one per musical descriptor (emovae.analysis.descriptors), in the same
+# order. The other parameters follow from them (params_from_knobs), as they do in the rules.
+KNOB_NAMES: tuple[str, ...] = (
+    "tempo_bpm", "note_density", "loudness_db", "brightness", "mode_level", "register", "legato", "percussion", "tension",
+)
+
+
+def params_from_knobs(knobs: Mapping[str, CurveLike]) -> dict[str, np.ndarray]:
+    """The nine :data:`KNOB_NAMES` (numbers or equal-length curves) -> every :data:`PARAM_NAMES` entry.
+
+    Velocity follows loudness, the attack follows articulation (legato notes swell, staccato ones
+    strike) and dissonance follows tension and the darkness of the mode, the same couplings the
+    rules make through valence and arousal, written without them.
+    """
+    k = {name: np.clip(np.asarray(knobs[name], dtype=float), *PARAM_RANGES[name]) for name in KNOB_NAMES}
+    loud = (k["loudness_db"] - PARAM_RANGES["loudness_db"][0]) / 10.0
+    smooth = (k["legato"] - PARAM_RANGES["legato"][0]) / 0.6
+    dark = 1.0 - k["mode_level"] / 4.0
+    return {
+        **k,
+        "velocity": 0.45 + 0.5 * loud,
+        "attack_s": 0.003 + 0.057 * smooth**2 * (1.0 - 0.5 * k["tension"]),
+        "dissonance": np.clip(0.35 * dark**1.5 + 0.65 * k["tension"], 0.0, 1.0),
+    }
+
+
+class ParamSource(Protocol):
+    """What the composer reads: a length and the musical parameters at any times."""
+
+    seconds: float
+
+    def params_at(self, times: float | np.ndarray) -> MusicParams: ...
 
 
 def musical_params(valence: CurveLike, arousal: CurveLike) -> MusicParams:
@@ -83,7 +149,50 @@ def musical_params(valence: CurveLike, arousal: CurveLike) -> MusicParams:
     )
     scalar = np.ndim(v) == 0 and np.ndim(a) == 0
     convert = (lambda x: float(x)) if scalar else (lambda x: np.asarray(x, dtype=float))
-    return MusicParams(valence=convert(v), arousal=convert(a), **{k: convert(x) for k, x in fields.items()})
+    return MusicParams(**{k: convert(x) for k, x in fields.items()})
+
+
+class ParamCurve:
+    """Musical parameters given directly as curves over a piece (no emotion involved).
+
+    ``curves`` maps every name in :data:`PARAM_NAMES` to a number or a 1-D array sampled uniformly
+    over the piece (first sample at ``t = 0``, last at ``t = seconds``, like :class:`EmotionCurve`).
+    Values are clipped into :data:`PARAM_RANGES`.
+    """
+
+    def __init__(self, curves: Mapping[str, CurveLike], seconds: float):
+        if not np.isfinite(seconds) or seconds <= 0:
+            raise ValueError(f"seconds={seconds!r} must be a positive number of seconds")
+        missing = sorted(set(PARAM_NAMES) - set(curves))
+        unknown = sorted(set(curves) - set(PARAM_NAMES))
+        if missing or unknown:
+            raise ValueError(f"ParamCurve needs exactly {list(PARAM_NAMES)}; missing {missing}, unknown {unknown}")
+        self.seconds = float(seconds)
+        self.curves: dict[str, np.ndarray] = {}
+        for name in PARAM_NAMES:
+            values = np.atleast_1d(np.asarray(curves[name], dtype=float))
+            if values.ndim != 1 or values.size == 0 or not np.all(np.isfinite(values)):
+                raise ValueError(f"ParamCurve {name!r} must be a non-empty finite 1-D curve; got {values!r}")
+            self.curves[name] = np.clip(values, *PARAM_RANGES[name])
+
+    def params_at(self, times: float | np.ndarray) -> MusicParams:
+        t = np.clip(np.asarray(times, dtype=float), 0.0, self.seconds)
+        out = {}
+        for name, values in self.curves.items():
+            knots = np.linspace(0.0, self.seconds, values.size)
+            out[name] = np.full(t.shape, values[0]) if values.size == 1 else np.interp(t, knots, values)
+        return MusicParams(**out)
+
+    @classmethod
+    def from_knobs(cls, knobs: Mapping[str, CurveLike], seconds: float) -> "ParamCurve":
+        """A curve from the nine :data:`KNOB_NAMES` (see :func:`params_from_knobs`)."""
+        return cls(params_from_knobs(knobs), seconds)
+
+    @classmethod
+    def from_emotion(cls, curve: "EmotionCurve", n_points: int = 65) -> "ParamCurve":
+        """The rules' parameters of an emotion curve, sampled (lets tests compare the two sources)."""
+        params = curve.params_at(np.linspace(0.0, curve.seconds, n_points))
+        return cls({name: getattr(params, name) for name in PARAM_NAMES}, curve.seconds)
 
 
 class EmotionCurve:

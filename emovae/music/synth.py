@@ -18,7 +18,7 @@ from emovae.music.compose import Arrangement, compose
 from emovae.music.controls import MusicControls
 from emovae.music.events import NoteEvents, Voice
 from emovae.music.instruments import BASS, PAD, PIANO, Instrument, get_instrument
-from emovae.music.params import CurveLike, EmotionCurve
+from emovae.music.params import CurveLike, EmotionCurve, ParamSource
 from emovae.music.render import render_drums, render_notes
 
 MAX_SECONDS = 900.0  # 15 minutes: anything longer is almost certainly a unit mistake
@@ -63,43 +63,62 @@ def create_musical_waveform(
 
 
 def create_melodic_music(
-    valence: CurveLike,
-    arousal: CurveLike,
+    valence: CurveLike | None = None,
+    arousal: CurveLike | None = None,
     seconds: float = 10.0,
     seed: int = 0,
     controls: MusicControls | None = None,
     sample_rate: int = 24_000,
     instrument: str | Instrument = "piano",
+    params: ParamSource | None = None,
 ) -> np.ndarray:
-    """Melody (``instrument``) over pad harmony, bass and drums, for an emotion or emotion curves.
+    """Melody (``instrument``) over pad harmony, bass and drums, for an emotion or for parameter curves.
 
     ``valence``/``arousal`` are numbers in [0, 1] or curves sampled uniformly over the piece
-    (see :class:`~emovae.music.params.EmotionCurve`). Returns exactly ``round(seconds * sample_rate)``
-    float32 samples in [-0.99, 0.99]; deterministic for a seed.
+    (see :class:`~emovae.music.params.EmotionCurve`), mapped to music by the rules of
+    :func:`~emovae.music.params.musical_params`; or pass ``params`` instead (e.g. a
+    :class:`~emovae.music.params.ParamCurve`) to play parameters decided elsewhere. Returns exactly
+    ``round(seconds * sample_rate)`` float32 samples in [-0.99, 0.99]; deterministic for a seed.
     """
-    curve = EmotionCurve(valence, arousal, _checked_seconds(seconds))
+    curve = _source(valence, arousal, seconds, params)
     events = compose(curve, seed=seed, controls=controls)
     instruments = {**ENSEMBLE, Voice.MELODY: get_instrument(instrument)}
     return create_musical_waveform(events, sample_rate, curve.seconds, instruments, _loudness(curve), seed=seed)
 
 
 def create_piano_melody(
-    valence: CurveLike,
-    arousal: CurveLike,
+    valence: CurveLike | None = None,
+    arousal: CurveLike | None = None,
     seconds: float = 10.0,
     seed: int = 0,
     controls: MusicControls | None = None,
     sample_rate: int = 24_000,
+    params: ParamSource | None = None,
 ) -> np.ndarray:
     """A solo piano piece: melody, chords and bass all on the modelled piano (no drums).
 
     The piano has slightly inharmonic partials (stiff strings), a filtered-noise hammer thump,
     per-partial exponential decay (upper partials die first, treble notes ring shorter) and
-    damper release; harder (higher-arousal) strikes are louder and brighter.
+    damper release; harder (higher-arousal) strikes are louder and brighter. Emotion or ``params``
+    as in :func:`create_melodic_music`.
     """
-    curve = EmotionCurve(valence, arousal, _checked_seconds(seconds))
+    curve = _source(valence, arousal, seconds, params)
     events = compose(curve, seed=seed, controls=controls, arrangement=Arrangement(percussion=False))
     return create_musical_waveform(events, sample_rate, curve.seconds, PIANO_SOLO, _loudness(curve), seed=seed)
+
+
+def _source(valence: CurveLike | None, arousal: CurveLike | None, seconds: float, params: ParamSource | None) -> ParamSource:
+    """An emotion (through the rules) or parameter curves given directly: exactly one of the two."""
+    seconds = _checked_seconds(seconds)
+    if params is not None:
+        if valence is not None or arousal is not None:
+            raise ValueError("pass either valence/arousal or params, not both")
+        if abs(params.seconds - seconds) > 1e-6:
+            raise ValueError(f"params cover {params.seconds:g} s but seconds={seconds:g}")
+        return params
+    if valence is None or arousal is None:
+        raise EmotionValueError("valence and arousal are required (or pass params=)")
+    return EmotionCurve(valence, arousal, seconds)
 
 
 def master(mix: np.ndarray, sample_rate: int, loudness_db: float | None) -> np.ndarray:
@@ -130,7 +149,7 @@ def soft_limit(audio: np.ndarray, threshold: float = LIMITER_THRESHOLD, ceiling:
     return audio
 
 
-def _loudness(curve: EmotionCurve) -> float:
+def _loudness(curve: ParamSource) -> float:
     """Target RMS (dBFS) for the piece: from its mean arousal, within the bounded dynamic range."""
     return float(np.mean(curve.params_at(np.linspace(0.0, curve.seconds, 65)).loudness_db))
 

@@ -24,6 +24,7 @@ from emovae.train.dataset import LatentDataset, Split
 from emovae.train.evaluate import evaluate
 from emovae.train.latent_map import pooled_posterior_means, save_latent_map
 from emovae.train.plots import plot_conditioning, plot_latent_space, plot_reconstructions, plot_training_curves
+from emovae.train.score import train_score_decoder
 
 METRICS = "metrics.json"
 LATENT_MAP = "latent_map.npz"
@@ -43,12 +44,14 @@ def write_final_artifacts(out: Path, config: TrainConfig, dataset: LatentDataset
     plot_training_curves(history, out / FIGURES["curves"])
     metrics, conditioning = evaluate(
         model, dataset, split.train_index, split.val_index, config.batch_size, device,
-        samples_per_target=config.eval_samples_per_target, seed=config.seed,
+        samples_per_target=config.eval_samples_per_target, seed=config.seed, test_index=split.test_index,
     )
     rho = (metrics["conditioning"]["rho_valence"], metrics["conditioning"]["rho_arousal"])
     plot_conditioning(conditioning.targets, conditioning.predictions, rho, out / FIGURES["conditioning"])
     metrics["audio"] = write_reconstruction_samples(out, model, dataset, split.val_index, config, device)
     write_latent_map(out, model, dataset, split.train_index, config.batch_size)
+    if config.chunks is not None:
+        metrics["score_decoder"] = train_score_decoder(out, dataset, split, config.chunks)[1]
     metrics.update({
         "best_epoch": info["epoch"],
         "best_val_total": info["metrics"].get("val_total"),
@@ -57,6 +60,7 @@ def write_final_artifacts(out: Path, config: TrainConfig, dataset: LatentDataset
         "chunk_seconds": config.chunk_seconds,
         "n_train_chunks": int(len(split.train_index)),
         "n_val_chunks": int(len(split.val_index)),
+        "n_test_chunks": int(len(split.test_index)),
         "figures": dict(FIGURES),
     })
     write_json(out / METRICS, metrics)

@@ -34,7 +34,9 @@ class TrainConfig:
     beta: float = 0.5  # KL weight at the end of warm-up (KL is per input value, see emovae.model.loss)
     kl_warmup: float = 5.0  # epochs of linear warm-up of beta from 0
     free_bits: float = 0.05  # nats per latent channel and latent frame below which KL is not penalised
-    val_fraction: float = 0.2  # fraction of *songs* held out
+    val_fraction: float = 0.2  # fraction of *songs* held out to pick best.pt
+    test_fraction: float = 0.2  # fraction of *songs* held out from everything fitted or chosen (honest figures)
+    chunks: str | None = None  # the preprocess output the latents came from: its audio trains the score decoder
     seed: int = 0
     device: str = "auto"
     resume: bool = False
@@ -60,6 +62,9 @@ class TrainConfig:
                 problems.append(f"{name}={getattr(self, name)} (must be >= 0)")
         if not 0.0 < float(self.val_fraction) < 1.0:
             problems.append(f"val_fraction={self.val_fraction} (must be strictly between 0 and 1)")
+        if not 0.0 <= float(self.test_fraction) < 1.0 or float(self.val_fraction) + float(self.test_fraction) >= 1.0:
+            problems.append(f"test_fraction={self.test_fraction} (must be in [0, 1) and leave songs for training "
+                            f"besides val_fraction={self.val_fraction})")
         if problems:
             raise ValueError("invalid training config: " + "; ".join(problems))
 

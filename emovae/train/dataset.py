@@ -9,7 +9,7 @@ slow stage and a silent misalignment would train a model on wrong labels.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -140,7 +140,11 @@ def _check_labels(labels: pd.DataFrame, path: Path, codec: dict[str, Any]) -> No
 # --- split -----------------------------------------------------------------------------------------------
 @dataclass
 class Split:
-    """Chunk indices of the train and validation sides; no song is on both."""
+    """Chunk indices of the train, validation and test sides; no song is on two sides.
+
+    Validation picks ``best.pt``; the test songs are touched by nothing that is fitted or chosen
+    (weights, checkpoint, score decoder, estimator, probe), so the figures measured on them are honest.
+    """
 
     train_index: np.ndarray
     val_index: np.ndarray
@@ -148,36 +152,50 @@ class Split:
     val_songs: list[int]
     seed: int
     val_fraction: float
+    test_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    test_songs: list[int] = field(default_factory=list)
+    test_fraction: float = 0.0
 
     def to_dict(self, labels: pd.DataFrame) -> dict[str, Any]:
         ids = labels["chunk_id"].astype(str).to_numpy()
         return {
             "seed": self.seed,
             "val_fraction": self.val_fraction,
+            "test_fraction": self.test_fraction,
             "train_songs": self.train_songs,
             "val_songs": self.val_songs,
+            "test_songs": self.test_songs,
             "train_chunks": ids[self.train_index].tolist(),
             "val_chunks": ids[self.val_index].tolist(),
+            "test_chunks": ids[self.test_index].tolist(),
         }
 
 
-def split_by_song(labels: pd.DataFrame, val_fraction: float, seed: int) -> Split:
-    """Hold out a seeded random ``val_fraction`` of *songs* (chunks of a song are near-duplicates, so a
-    chunk-level split would leak and flatter the validation loss)."""
+def split_by_song(labels: pd.DataFrame, val_fraction: float, seed: int, test_fraction: float = 0.0) -> Split:
+    """Hold out seeded random fractions of *songs* for validation and test (chunks of a song are
+    near-duplicates, so a chunk-level split would leak and flatter every held-out figure)."""
     songs = np.array(sorted(int(s) for s in labels["song_id"].unique()))
-    if len(songs) < 2:
-        raise DatasetError(f"need at least 2 songs to split train/validation by song, got {len(songs)}")
+    sides = 2 + (test_fraction > 0)
+    if len(songs) < sides:
+        raise DatasetError(f"need at least {sides} songs to split train/validation{'/test' if sides == 3 else ''} "
+                           f"by song, got {len(songs)}")
     rng = np.random.default_rng(seed)
-    n_val = min(len(songs) - 1, max(1, int(math.ceil(val_fraction * len(songs)))))
-    val_songs = set(rng.choice(songs, size=n_val, replace=False).tolist())
-    is_val = labels["song_id"].astype(int).isin(val_songs).to_numpy()
+    shuffled = rng.permutation(songs)
+    n_val = min(len(songs) - sides + 1, max(1, int(math.ceil(val_fraction * len(songs)))))
+    n_test = 0 if sides == 2 else min(len(songs) - n_val - 1, max(1, int(math.ceil(test_fraction * len(songs)))))
+    val_songs, test_songs = set(shuffled[:n_val].tolist()), set(shuffled[n_val:n_val + n_test].tolist())
+    song_of = labels["song_id"].astype(int)
+    is_val, is_test = song_of.isin(val_songs).to_numpy(), song_of.isin(test_songs).to_numpy()
     return Split(
-        train_index=np.flatnonzero(~is_val),
+        train_index=np.flatnonzero(~is_val & ~is_test),
         val_index=np.flatnonzero(is_val),
-        train_songs=sorted(int(s) for s in songs if s not in val_songs),
+        train_songs=sorted(int(s) for s in songs if s not in val_songs and s not in test_songs),
         val_songs=sorted(val_songs),
         seed=seed,
         val_fraction=val_fraction,
+        test_index=np.flatnonzero(is_test),
+        test_songs=sorted(test_songs),
+        test_fraction=float(test_fraction),
     )
 
 
@@ -190,13 +208,14 @@ def load_split(path: Path, labels: pd.DataFrame) -> Split:
     data = read_json(path)
     position = {cid: i for i, cid in enumerate(labels["chunk_id"].astype(str))}
     try:
-        train_index = np.array([position[c] for c in data["train_chunks"]], dtype=np.int64)
-        val_index = np.array([position[c] for c in data["val_chunks"]], dtype=np.int64)
+        index = {side: np.array([position[c] for c in data.get(f"{side}_chunks", [])], dtype=np.int64)
+                 for side in ("train", "val", "test")}
     except KeyError as exc:
         raise DatasetError(f"{path}: refers to chunk {exc} which is not in the current labels; "
                            "start a fresh run (without --resume) or restore the original latents") from None
-    return Split(train_index, val_index, list(data["train_songs"]), list(data["val_songs"]),
-                 int(data["seed"]), float(data["val_fraction"]))
+    return Split(index["train"], index["val"], list(data["train_songs"]), list(data["val_songs"]),
+                 int(data["seed"]), float(data["val_fraction"]), index["test"], list(data.get("test_songs", [])),
+                 float(data.get("test_fraction", 0.0)))
 
 
 def channel_stats(latents: np.ndarray, index: np.ndarray, block: int = 256) -> tuple[np.ndarray, np.ndarray]:

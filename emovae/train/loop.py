@@ -46,7 +46,7 @@ HISTORY = "history.csv"
 SPLIT = "split.json"
 # Settings that change the optimisation trajectory: a resumed run must keep them to be exact.
 TRAJECTORY_KEYS = ("chunk_seconds", "model", "batch_size", "lr", "weight_decay", "grad_clip", "beta",
-                   "kl_warmup", "free_bits", "val_fraction", "seed")
+                   "kl_warmup", "free_bits", "val_fraction", "test_fraction", "seed")
 
 Progress = Callable[[int, int, str], None]
 
@@ -178,7 +178,7 @@ def _start(out: Path, config: TrainConfig, dataset: LatentDataset, model: Condit
             f"{out / LAST}: this folder already holds a training run; pass --resume to continue it, "
             "or choose another --out (nothing was overwritten)"
         )
-    split = split_by_song(dataset.labels, config.val_fraction, config.seed)
+    split = split_by_song(dataset.labels, config.val_fraction, config.seed, config.test_fraction)
     save_split(out / SPLIT, split, dataset.labels)
     mean, std = channel_stats(dataset.latents, split.train_index)
     model.set_normalization(torch.from_numpy(mean), torch.from_numpy(std))

@@ -1,6 +1,6 @@
 """Estimate (valence, arousal) of audio: the project's own yardstick for emotion control.
 
-A standardised ridge regression per axis on :mod:`emovae.generate.features`. Deliberately small and
+A standardised ridge regression per axis on :mod:`emovae.eval.features`. Deliberately small and
 linear: it is fitted on whatever labelled audio the pipeline has (the demo dataset's chunks here,
 DEAM chunks for real users), must train in seconds on a few hundred clips, and must be readable
 from its JSON file. Predictions are clipped to the [0, 1] emotion scale.
@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Collection, Sequence
 
 import numpy as np
 
 from emovae.emotion import quadrant
 from emovae.formats import CHUNK_METADATA_CSV
-from emovae.generate.features import FEATURE_NAMES, extract_features
+from emovae.eval.features import FEATURE_NAMES, extract_features
 from emovae.io import read_json, write_json
 
 Progress = Callable[[int, int, str], None]
@@ -174,9 +174,14 @@ def fit_estimator_from_chunks(
     alpha: float = 1.0,
     max_clips: int | None = None,
     progress: Progress | None = None,
+    train_songs: Collection[int] | None = None,
+    test_songs: Collection[int] | None = None,
 ) -> EmotionEstimator:
     """Fit on the preprocess stage's chunks (``chunks_<S>s/metadata.csv`` + wavs).
 
+    ``train_songs`` restricts the fit to those songs (the training split: an estimator that judges
+    generated music must not have seen the songs it is compared against); ``test_songs`` are then
+    predicted and their R^2 recorded in ``training`` (``test_valence_r2``, ``test_arousal_r2``).
     Unreadable chunks are skipped and counted in ``estimator.training["skipped"]`` rather than
     aborting the fit: one corrupt wav should not cost the whole run.
     """
@@ -192,23 +197,38 @@ def fit_estimator_from_chunks(
             f"(e.g. processed_data/chunks_5s)"
         )
     table = pd.read_csv(table_path)
-    missing = {"file", "valence", "arousal"} - set(table.columns)
+    missing = {"file", "song_id", "valence", "arousal"} - set(table.columns)
     if missing:
         raise ValueError(f"{table_path}: missing columns {sorted(missing)}")
+    test = table[table["song_id"].isin(list(test_songs))] if test_songs is not None else table.iloc[:0]
+    if train_songs is not None:
+        table = table[table["song_id"].isin(list(train_songs))]
     if max_clips is not None and len(table) > max_clips:
         table = table.sample(n=max_clips, random_state=0).sort_index()
-    rows, valence, arousal, skipped = [], [], [], []
-    total = len(table)
-    for i, row in enumerate(table.itertuples(index=False)):
-        try:
-            rows.append(extract_features(load_audio(folder / row.file), SAMPLE_RATE))
-            valence.append(float(row.valence))
-            arousal.append(float(row.arousal))
-        except (AudioLoadError, ValueError) as exc:
-            skipped.append(f"{row.file}: {exc}")
-        if progress is not None:
-            progress(i + 1, total, "extracting features")
-    features = np.stack(rows) if rows else np.empty((0, len(FEATURE_NAMES)))
+    done, total = [0], len(table) + len(test)
+
+    def read(part: "pd.DataFrame") -> tuple[np.ndarray, list[float], list[float], list[str]]:
+        rows, valence, arousal, skipped = [], [], [], []
+        for row in part.itertuples(index=False):
+            try:
+                rows.append(extract_features(load_audio(folder / row.file), SAMPLE_RATE))
+                valence.append(float(row.valence))
+                arousal.append(float(row.arousal))
+            except (AudioLoadError, ValueError) as exc:
+                skipped.append(f"{row.file}: {exc}")
+            done[0] += 1
+            if progress is not None:
+                progress(done[0], total, "extracting features")
+        return (np.stack(rows) if rows else np.empty((0, len(FEATURE_NAMES)))), valence, arousal, skipped
+
+    features, valence, arousal, skipped = read(table)
     estimator = EmotionEstimator(alpha=alpha).fit_features(features, valence, arousal)
-    estimator.training.update({"source": str(folder), "skipped": skipped})
+    estimator.training.update({"source": str(folder), "skipped": skipped,
+                               "train_songs": sorted(int(s) for s in table["song_id"].unique())})
+    if len(test):
+        test_features, test_v, test_a, test_skipped = read(test)
+        pred = estimator.predict_features(test_features)
+        estimator.training.update({"n_test_clips": int(len(test_features)), "test_skipped": test_skipped,
+                                   "test_valence_r2": _r2(np.asarray(test_v), pred[:, 0]),
+                                   "test_arousal_r2": _r2(np.asarray(test_a), pred[:, 1])})
     return estimator

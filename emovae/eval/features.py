@@ -16,15 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-# Analysis rate: librosa's defaults are tuned around 22.05 kHz; resampling every clip to one rate also
-# makes features comparable between 24 kHz chunks and 44.1 kHz user uploads.
-ANALYSIS_RATE = 22_050
-HOP = 512
-N_FFT = 2048
-
-# Krumhansl-Kessler key profiles (probe-tone ratings), C major / C minor.
-MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+# One analysis rate (22.05 kHz) for every input makes features comparable between 24 kHz chunks and
+# 44.1 kHz uploads; it and the validation of the clip are shared with the musical descriptors.
+from emovae.analysis.descriptors import ANALYSIS_RATE, HOP, N_FFT, key_fit, prepare
 
 FEATURE_NAMES: tuple[str, ...] = (
     "tempo_bpm",
@@ -43,21 +37,6 @@ FEATURE_NAMES: tuple[str, ...] = (
     "pitch_register",
 )
 
-MIN_SECONDS = 0.5  # shorter clips give no stable tempo or chroma
-
-
-def _key_fit(chroma_mean: np.ndarray) -> tuple[float, float, float]:
-    """Best correlation with any rotation of the major and minor profiles, and their max (key clarity)."""
-    def best(profile: np.ndarray) -> float:
-        rotations = np.stack([np.roll(profile, k) for k in range(12)])
-        centred_r = rotations - rotations.mean(axis=1, keepdims=True)
-        centred_c = chroma_mean - chroma_mean.mean()
-        denom = np.linalg.norm(centred_r, axis=1) * (np.linalg.norm(centred_c) + 1e-12)
-        return float(np.max(centred_r @ centred_c / denom))
-
-    major, minor = best(MAJOR_PROFILE), best(MINOR_PROFILE)
-    return major, minor, max(major, minor)
-
 
 def extract_features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """Return the :data:`FEATURE_NAMES` vector (float64) of one mono clip.
@@ -67,13 +46,7 @@ def extract_features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """
     import librosa
 
-    y = np.asarray(audio, dtype=np.float32).reshape(-1)
-    if y.size < MIN_SECONDS * sample_rate:
-        raise ValueError(f"audio is {y.size / sample_rate:.3f} s long; features need at least {MIN_SECONDS} s")
-    if not np.all(np.isfinite(y)):
-        raise ValueError("audio contains NaN or infinite samples")
-    if sample_rate != ANALYSIS_RATE:
-        y = librosa.resample(y, orig_sr=sample_rate, target_sr=ANALYSIS_RATE, res_type="soxr_hq")
+    y = prepare(audio, sample_rate)
     sr = ANALYSIS_RATE
     seconds = y.size / sr
     tiny = 1e-8
@@ -94,7 +67,7 @@ def extract_features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
 
     chroma = librosa.feature.chroma_stft(S=power, sr=sr, n_fft=N_FFT, hop_length=HOP)
     chroma_mean = chroma[:, voiced].mean(axis=1) if voiced.any() else chroma.mean(axis=1)
-    major, minor, clarity = _key_fit(chroma_mean)
+    major, minor, clarity = key_fit(chroma_mean)
     p = chroma_mean / (chroma_mean.sum() + tiny)
     chroma_entropy = float(-(p * np.log2(p + tiny)).sum())
 

@@ -1,0 +1,111 @@
+"""The score decoder: an EnCodec latent sequence -> musical descriptors, one row per second.
+
+This is what lets the model make the music: the ``synth`` renderer plays what the score decoder
+reads off the VAE's sample (through the engine calibration, :mod:`emovae.music.calibration`), so
+the requested emotion reaches the sound only through the latent the VAE generated for it.
+
+It is a standardised ridge regression from per-second latent statistics to the descriptors of
+:mod:`emovae.analysis.descriptors`. Linear on purpose: it must be fitted in seconds on a few
+hundred chunks (the demo) as well as on the real DEAM, it cannot memorise 369 chunks, and it is
+saved as plain JSON. Features of window ``w`` (``F = frame_rate`` frames): each channel's mean and
+standard deviation inside the window, and the mean and spread of those window means over a
+``CONTEXT``-window neighbourhood (tempo and mode need a few seconds of context).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from emovae.analysis.descriptors import DESCRIPTOR_NAMES
+from emovae.io import read_json, write_json
+
+FORMAT_VERSION = 1
+CONTEXT = 5  # windows (seconds) around each window that describe its neighbourhood
+SCORE_DECODER_FILE = "score_decoder.json"
+
+
+def window_features(latent: np.ndarray, frame_rate: int = 75) -> np.ndarray:
+    """``(C, T)`` latent -> ``(n_windows, 4C)`` features (see module docstring); one window per second.
+
+    A latent shorter than a second is one window; trailing frames that do not fill a window are
+    dropped (they would make a noisier last row).
+    """
+    x = np.asarray(latent, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] < 2:
+        raise ValueError(f"latent must be (channels, frames) with at least 2 frames; got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("latent contains NaN or infinite values")
+    n = max(1, x.shape[1] // frame_rate)
+    size = x.shape[1] // n if x.shape[1] < frame_rate else frame_rate
+    windows = x[:, : n * size].reshape(x.shape[0], n, size)  # (C, n, size)
+    mean, std = windows.mean(axis=2).T, windows.std(axis=2).T  # (n, C)
+    half = CONTEXT // 2
+    context_mean, context_spread = np.empty_like(mean), np.empty_like(mean)
+    for w in range(n):
+        around = mean[max(0, w - half): w + half + 1]
+        context_mean[w], context_spread[w] = around.mean(axis=0), around.std(axis=0)
+    return np.concatenate([mean, std, context_mean, context_spread], axis=1)
+
+
+@dataclass
+class ScoreDecoder:
+    """``predict(latent) -> (n_windows, len(DESCRIPTOR_NAMES))`` descriptors in their measured units."""
+
+    x_mean: np.ndarray
+    x_scale: np.ndarray
+    y_mean: np.ndarray
+    y_scale: np.ndarray
+    coef: np.ndarray  # (n_features, n_descriptors), standardised units
+    frame_rate: int = 75
+    codec_id: str | None = None
+    training: dict = field(default_factory=dict)
+
+    def predict_features(self, features: np.ndarray) -> np.ndarray:
+        z = (np.atleast_2d(features) - self.x_mean) / self.x_scale
+        return (z @ self.coef) * self.y_scale + self.y_mean
+
+    def predict(self, latent: np.ndarray) -> np.ndarray:
+        return self.predict_features(window_features(latent, self.frame_rate))
+
+    @classmethod
+    def fit(cls, features: np.ndarray, targets: np.ndarray, alpha: float, frame_rate: int = 75,
+            codec_id: str | None = None) -> "ScoreDecoder":
+        """Closed-form ridge on standardised features and targets (one solve for all descriptors)."""
+        x, y = np.asarray(features, dtype=np.float64), np.asarray(targets, dtype=np.float64)
+        if x.ndim != 2 or y.ndim != 2 or len(x) != len(y) or y.shape[1] != len(DESCRIPTOR_NAMES):
+            raise ValueError(f"features (N, F) and targets (N, {len(DESCRIPTOR_NAMES)}) expected; got {x.shape}, {y.shape}")
+        x_mean, x_scale = x.mean(axis=0), _scale(x)
+        y_mean, y_scale = y.mean(axis=0), _scale(y)
+        zx, zy = (x - x_mean) / x_scale, (y - y_mean) / y_scale
+        gram = zx.T @ zx + float(alpha) * len(zx) * np.eye(zx.shape[1]) / zx.shape[1]
+        coef = np.linalg.solve(gram, zx.T @ zy)
+        return cls(x_mean, x_scale, y_mean, y_scale, coef, int(frame_rate), codec_id)
+
+    # ---- persistence -----------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        write_json(path, {
+            "format_version": FORMAT_VERSION, "descriptors": list(DESCRIPTOR_NAMES), "context": CONTEXT,
+            "frame_rate": self.frame_rate, "codec_id": self.codec_id, "x_mean": self.x_mean.tolist(),
+            "x_scale": self.x_scale.tolist(), "y_mean": self.y_mean.tolist(), "y_scale": self.y_scale.tolist(),
+            "coef": self.coef.tolist(), "training": self.training,
+        })
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "ScoreDecoder":
+        data = read_json(path)
+        if (data.get("format_version") != FORMAT_VERSION or tuple(data.get("descriptors", ())) != DESCRIPTOR_NAMES
+                or data.get("context") != CONTEXT):
+            raise ValueError(f"{path}: score decoder made for other descriptors or features; retrain "
+                             "(`python -m pipeline.train ... --chunks processed_data`)")
+        return cls(*(np.asarray(data[k]) for k in ("x_mean", "x_scale", "y_mean", "y_scale", "coef")),
+                   frame_rate=int(data["frame_rate"]), codec_id=data.get("codec_id"), training=dict(data.get("training", {})))
+
+
+def _scale(values: np.ndarray) -> np.ndarray:
+    std = values.std(axis=0)
+    return np.where(std > 1e-12, std, 1.0)
