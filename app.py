@@ -95,7 +95,7 @@ def _generate_tab(ctx: AppContext, checkpoint: gr.State, first) -> gr.Radio:
                 valence_end = gr.Slider(0, 1, value=0.1, step=0.01, label="Valence (B)")
                 arousal_end = gr.Slider(0, 1, value=0.1, step=0.01, label="Arousal (B)")
             with gr.Row():
-                renderer = gr.Radio(["synth", "neural"], value="synth", label="Renderer", info="checking the codec…")
+                renderer = gr.Radio(["synth", "rules", "neural"], value="synth", label="Renderer", info="checking the codec…")
                 seconds = gr.Slider(1, ctx.settings.max_generate_seconds, value=10, step=1, label="Duration (s)")
             with gr.Row():
                 seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed")

@@ -25,7 +25,7 @@ from emovae.emotion import PRESETS, EmotionValueError
 from emovae.generate.generator import GenerationRequest
 from emovae.eval.ablations import ABLATIONS
 from emovae.generate.render import RENDERER_HELP, RENDERERS
-from emovae.generate.sampler import MAX_SECONDS, MAX_TEMPERATURE
+from emovae.generate.sampler import MAX_GUIDANCE, MAX_SECONDS, MAX_TEMPERATURE
 from emovae.generate.stage import GenerationResult, GenerationStageConfig, run_generation
 
 
@@ -42,6 +42,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10.0, help=f"length in seconds, (0, {MAX_SECONDS:g}] (default: 10)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--temperature", type=float, default=1.0, help=f"prior temperature, [0, {MAX_TEMPERATURE:g}] (default: 1.0)")
+    parser.add_argument("--guidance", type=float, default=None, help=f"classifier-free guidance scale, [0, {MAX_GUIDANCE:g}] (default: the checkpoint's)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     parser.add_argument("--codec-weights", default=None, help="neural renderer: override the codec weights (path, pretrained or random)")
     parser.add_argument("--estimator", type=Path, default=None, help="estimator JSON: record each piece's estimated emotion")
@@ -66,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     piece = GenerationRequest(checkpoint=args.checkpoint, to=args.to, renderer=args.renderer, seconds=args.seconds,
                               seed=args.seed, temperature=args.temperature, device=args.device,
-                              codec_weights=args.codec_weights, synth_style=args.style, ablation=args.ablation)
+                              codec_weights=args.codec_weights, synth_style=args.style, ablation=args.ablation,
+                              guidance=args.guidance)
     config = GenerationStageConfig(piece=piece, out_dir=args.out, emotions=tuple(args.emotion),
                                    all_presets=args.all_presets, estimator=args.estimator, save_latent=args.save_latent,
                                    overwrite=args.overwrite)

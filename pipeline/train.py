@@ -28,6 +28,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--beta", type=float, help="KL weight after warm-up")
     p.add_argument("--kl-warmup", type=float, help="epochs of linear KL warm-up")
     p.add_argument("--free-bits", type=float)
+    p.add_argument("--cond-dropout", type=float, help="fraction of chunks trained without their condition (guidance)")
+    p.add_argument("--guidance", type=float, help="classifier-free guidance scale recorded for generation and evaluation")
+    p.add_argument("--prior-fit", type=float, help="weight of the conditional prior's own likelihood term (0 = off)")
     p.add_argument("--val-fraction", type=float, help="fraction of songs held out for validation (picks best.pt)")
     p.add_argument("--test-fraction", type=float, help="fraction of songs held out from everything fitted or chosen")
     p.add_argument("--chunks", help="the preprocess output the latents came from: its audio trains the score decoder "

@@ -1,7 +1,7 @@
 """The app through its HTTP API (gradio_client), started in-process on a free loopback port.
 
 The bundle used here is built like the real demo bundle (demo dataset -> chunks -> VAE checkpoint,
-latent map, estimator) but tiny, and the VAE is untrained: these tests check the app's wiring,
+score decoder, latent map, estimator) but tiny, and the VAE is untrained: these tests check the app's wiring,
 validation and security, not the model's quality.
 """
 
@@ -105,7 +105,7 @@ def test_out_of_range_values_get_clear_errors(app, values, message):
 
 def test_neural_renderer_is_disabled_with_a_reason_when_the_codec_is_missing(app):
     client, ctx, _ = app
-    assert not ctx.codec.available and ctx.renderer_choices() == ["synth"]
+    assert not ctx.codec.available and ctx.renderer_choices() == ["synth", "rules"]
     assert "neural is disabled" in ctx.renderer_note()
     with pytest.raises(AppError, match="neural"):
         generate(client, 0.5, 0.5, renderer="neural")

@@ -1,7 +1,7 @@
 """A tiny demo bundle for the app tests, built with the same library calls as the real one.
 
 ``build_tiny_bundle`` mirrors ``pipeline.run_all --demo`` at toy size: demo dataset -> 5 s chunks ->
-latents -> VAE checkpoint, latent map and estimator -> ``manifest.json``. Two shortcuts keep it
+latents -> VAE checkpoint, score decoder, latent map and estimator -> ``manifest.json``. Two shortcuts keep it
 fast, and both are visible here: the latents are seeded noise instead of EnCodec output, and the VAE is
 not trained (the app tests check wiring and safety, not model quality). The codec identity is the
 training stage's synthetic one, which no codec on any machine matches, so the neural renderer is
@@ -39,6 +39,7 @@ def build_tiny_bundle(tmp: Path) -> tuple[Path, Path]:
     from emovae.model.config import VAEConfig
     from emovae.model.vae import ConditionalVAE
     from emovae.train.synthetic import synthetic_codec_identity
+    from tests.score_helpers import fit_fixture_score_decoder
 
     bundle, cache = tmp / "bundle", tmp / "cache"
     bundle.mkdir(parents=True, exist_ok=True)
@@ -48,13 +49,29 @@ def build_tiny_bundle(tmp: Path) -> tuple[Path, Path]:
     latents = np.random.default_rng(0).normal(size=(len(labels), 128, 5 * 75)).astype(np.float32)
     torch.manual_seed(0)
     model = ConditionalVAE(VAEConfig(latent_dim=8, stage_channels=(16, 16))).eval()
+    _let_the_condition_in(model)
     identity = synthetic_codec_identity()
     save_checkpoint(bundle / "vae.pt", model, {"codec": identity, "epoch": 0, "metrics": {}, "chunk_seconds": 5})
     build_latent_map(model, latents, labels, bundle / "latent_map.npz")
+    fit_fixture_score_decoder(bundle / "vae.pt")  # score_decoder.json beside vae.pt: the synth renderer needs it
     fit_estimator_from_chunks(view.chunks_dir).save(bundle / "estimator.json")
     write_json(bundle / "manifest.json", {"dataset": DATASET, "chunk_seconds": 5, "codec": identity, "vae": "vae.pt",
-                                          "estimator": "estimator.json", "latent_map": "latent_map.npz"})
+                                          "estimator": "estimator.json", "latent_map": "latent_map.npz",
+                                          "score_decoder": "score_decoder.json"})
     return bundle, cache
+
+
+def _let_the_condition_in(model) -> None:
+    """Stand in for training's effect on the conditioning: FiLM starts at zero, so an untrained VAE's
+    sample ignores the emotion, and the synth (which plays the latent, not the label) would then give
+    every emotion the same music. Seeded random FiLM weights make the emotion reach the latent."""
+    from emovae.model.modules import FiLM
+
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, FiLM):
+                module.proj.weight.copy_(0.5 * torch.randn(module.proj.weight.shape, generator=generator))
 
 
 def test_tiny_bundle_loads_like_the_real_one(tmp_path_factory):

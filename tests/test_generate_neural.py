@@ -12,6 +12,7 @@ from emovae.generate.render import NeuralRenderer, codec_for_identity
 from emovae.generate.sampler import EmotionPath
 from emovae.codec import CodecMismatchError, load_codec
 from emovae.model import ConditionalVAE, VAEConfig, save_checkpoint
+from tests.score_helpers import fit_fixture_score_decoder
 
 @pytest.fixture(scope="module")
 def codec():
@@ -51,6 +52,7 @@ def test_a_codec_with_other_weights_is_refused_with_both_names(codec):
 def test_checkpoint_from_another_codec_is_refused_before_rendering(tmp_path, codec):
     foreign = {**codec.identity, "codec_id": "random-s0-deadbeef", "weights_hash": "deadbeef"}
     ckpt = _checkpoint(tmp_path / "foreign.pt", foreign)
+    fit_fixture_score_decoder(ckpt)  # the synth plays the latent through the score decoder beside the checkpoint
     with pytest.raises(CodecMismatchError, match="random-s0-deadbeef"):
         generate_audio(GenerationRequest(ckpt, renderer="neural", seconds=1.0, device="cpu"))
     audio, _, _ = generate_audio(GenerationRequest(ckpt, renderer="synth", seconds=1.0, device="cpu"))  # synth still works

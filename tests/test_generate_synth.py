@@ -1,7 +1,12 @@
 """Generation with the synth renderer: sampling, latent-driven controls, determinism, stage, CLI, bad input.
 
-The VAE here is a tiny untrained one saved with ``save_checkpoint``: these tests check the
-generation plumbing (seeding, conditions, rendering, files), not what training learns.
+The VAE here is a tiny untrained one saved with ``save_checkpoint``, with a small score decoder
+fitted beside it (``tests/score_helpers.py``): these tests check the generation plumbing (seeding,
+conditions, rendering, files), not what training learns. The synth renderer plays the latent and
+ignores the requested emotion, so an untrained VAE carries no emotion to it; the emotion-control
+checks against the estimator are therefore made on the ``rules`` renderer (the no-model baseline,
+which maps the emotion to the engine directly). ``tests/test_generate_model_path.py`` tests what
+the synth does with a latent.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from emovae.generate.generator import GenerationRequest, generate_audio, get_gen
 from emovae.generate.sampler import MAX_SECONDS, EmotionPath, GenerationInputError, LatentSampler
 from emovae.model import CheckpointError, ConditionalVAE, VAEConfig, save_checkpoint
 from emovae.music import compose, create_melodic_music
+from tests.score_helpers import fit_fixture_score_decoder
 
 FAKE_CODEC = {
     "codec_id": "random-s0-test", "weights": "random", "seed": 0, "latent_kind": "continuous", "bandwidth": None,
@@ -34,6 +40,7 @@ def checkpoint(tmp_path_factory):
     model = ConditionalVAE(VAEConfig(latent_dim=8, stage_channels=(16, 32), stage_strides=(4, 2), cond_hidden=16))
     path = tmp_path_factory.mktemp("vae") / "best.pt"
     save_checkpoint(path, model, {"codec": FAKE_CODEC, "epoch": 0, "metrics": {}, "chunk_seconds": 5})
+    fit_fixture_score_decoder(path)
     return path
 
 
@@ -127,8 +134,9 @@ def test_generation_is_deterministic_per_seed(checkpoint):
 
 
 def test_presets_land_in_their_quadrants_by_the_estimator(checkpoint, estimator):
+    """The rules baseline places each preset in its quadrant (what the model-driven synth is measured against)."""
     for name, target in PRESETS.items():
-        audio, sr, _ = generate_audio(request(checkpoint, emotion=name, seconds=4.0, seed=1))
+        audio, sr, _ = generate_audio(request(checkpoint, emotion=name, seconds=4.0, seed=1, renderer="rules"))
         estimate = estimator.predict(audio, sr)
         assert quadrant(*estimate) == name, (name, estimate)
 
@@ -138,7 +146,7 @@ def test_emotion_control_is_monotone_on_a_small_grid(checkpoint, estimator):
     targets, estimates = [], []
     for v in (0.1, 0.5, 0.9):
         for a in (0.1, 0.5, 0.9):
-            audio, sr, _ = generate_audio(request(checkpoint, emotion=(v, a), seconds=3.0, seed=2))
+            audio, sr, _ = generate_audio(request(checkpoint, emotion=(v, a), seconds=3.0, seed=2, renderer="rules"))
             targets.append((v, a))
             estimates.append(estimator.predict(audio, sr))
     targets, estimates = np.array(targets), np.array(estimates)
@@ -147,7 +155,7 @@ def test_emotion_control_is_monotone_on_a_small_grid(checkpoint, estimator):
 
 
 def test_trajectory_audio_starts_at_one_emotion_and_ends_at_the_other(checkpoint, estimator):
-    audio, sr, info = generate_audio(request(checkpoint, emotion="sad", to="happy", seconds=9.0, seed=0))
+    audio, sr, info = generate_audio(request(checkpoint, emotion="sad", to="happy", seconds=9.0, seed=0, renderer="rules"))
     assert info["to"] == [1.0, 1.0] and info["mean_emotion"] == pytest.approx([0.5, 0.5])
     start = estimator.predict(audio[: 3 * sr], sr)
     end = estimator.predict(audio[-3 * sr :], sr)

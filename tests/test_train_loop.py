@@ -77,10 +77,12 @@ def test_learns_and_writes_evidence(tmp_path):
 def test_resume_after_stop_equals_uninterrupted_run(tmp_path, small_latents):
     full = train(_config(small_latents, tmp_path / "full"))
     event = threading.Event()
-    stopped = train(_config(small_latents, tmp_path / "part"), callbacks=[StopAfter(4, event)], stop_event=event)
-    assert stopped.stopped and stopped.global_step == 4 and stopped.metrics == {}
+    stopped = train(_config(small_latents, tmp_path / "part"), callbacks=[StopAfter(3, event)], stop_event=event)
+    assert stopped.stopped and stopped.global_step == 3 and stopped.metrics == {}
     state = read_checkpoint(tmp_path / "part" / "last.pt")["train_state"]
-    assert (state["epoch"], state["batch"]) == (1, 1)  # mid-epoch: 3 batches per epoch
+    # mid-epoch: 2 batches per epoch (4 training songs x 4 chunks / batch 8; 2 songs validate, 2 are held out for test)
+    assert full.global_step == 3 * 2
+    assert (state["epoch"], state["batch"]) == (1, 1)
     resumed = train(_config(small_latents, tmp_path / "part", resume=True))
     assert not resumed.stopped and resumed.global_step == full.global_step
     a = read_checkpoint(tmp_path / "full" / "last.pt")["model_state"]

@@ -18,7 +18,9 @@ from pipeline.run_all import main as run_all_main
 def tiny_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("workflow")
     seen: list[str] = []
-    config = WorkflowConfig(work_dir=work, demo=True, demo_songs=5, demo_seconds=12.0, seed=1, encodec_weights="random",
+    # 5 songs x 3 chunks: the split keeps 3 songs (9 chunks) for training, enough for the estimator (>= 8 clips),
+    # which is fitted on training songs only; 1 song validates, 1 is the test side
+    config = WorkflowConfig(work_dir=work, demo=True, demo_songs=5, demo_seconds=17.0, seed=1, encodec_weights="random",
                             epochs=6, batch_size=4, device="cpu", bundle_dir=work / "bundle")
     result = run_workflow(config, progress=lambda done, total, name: seen.append(name))
     return config, result, seen
@@ -31,7 +33,7 @@ def test_every_stage_runs_and_the_bundle_is_what_the_app_loads(tiny_run):
     latent_labels = pd.read_csv(formats.labels_path(config.path(formats.DEFAULT_LATENT_DIR), 5), dtype={"chunk_id": str})
     # the bundle names the codec the latents were made with, and the dataset it can regenerate
     assert bundle.codec_identity["codec_id"] == latent_labels["codec_id"].iloc[0]
-    assert bundle.dataset_params == {"n_songs": 5, "seconds": 12.0, "seed": 1}
+    assert bundle.dataset_params == {"n_songs": 5, "seconds": 17.0, "seed": 1}
     # the latent map holds exactly the training side of the saved split, on the bundle's projection
     split = read_json(config.path(formats.DEFAULT_MODEL_DIR) / "split.json")
     latent_map = bundle.latent_map
@@ -42,6 +44,14 @@ def test_every_stage_runs_and_the_bundle_is_what_the_app_loads(tiny_run):
     assert bundle.estimator.predict(np.zeros(24_000, np.float32) + 0.01, 24_000) is not None
     assert read_json(result.bundle_dir / "manifest.json")["metrics"]["val_mse"] == pytest.approx(result.metrics["val_mse"])
     assert [p.name for p in result.generated] == [f"{name}_synth_seed1.wav" for name in ("happy", "angry", "sad", "calm")]
+    # the synth plays through the score decoder fitted by the training stage, which travels with the checkpoint
+    from emovae.model.score import SCORE_DECODER_FILE, ScoreDecoder
+
+    assert read_json(result.bundle_dir / "manifest.json")["score_decoder"] == SCORE_DECODER_FILE
+    decoder = ScoreDecoder.load(result.bundle_dir / SCORE_DECODER_FILE)
+    assert decoder.codec_id == bundle.codec_identity["codec_id"] and "test_r" in decoder.training
+    # the test songs of the split are songs neither training nor validation saw
+    assert split["test_songs"] and not set(split["test_songs"]) & (set(split["train_songs"]) | set(split["val_songs"]))
 
 
 def test_the_vae_learns_on_real_demo_latents(tiny_run):

@@ -26,6 +26,7 @@ from emovae.app.paths import resolve_checkpoint, resolve_dataset_root
 from emovae.app.training import RunState, TrainingRuns
 from emovae.audio import SAMPLE_RATE, load_audio
 from emovae.generate.generator import get_generator
+from emovae.generate.render import RENDERER_HELP
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]
@@ -124,12 +125,13 @@ class AppContext:
         return line
 
     def renderer_choices(self) -> list[str]:
-        return ["synth", "neural"] if self.codec.available else ["synth"]
+        return ["synth", "rules", "neural"] if self.codec.available else ["synth", "rules"]
 
     def renderer_note(self) -> str:
+        note = " · ".join(f"{name}: {RENDERER_HELP[name]}" for name in ("synth", "rules"))
         if self.codec.available:
-            return "synth: music engine steered by the VAE latent · neural: EnCodec decoder of the checkpoint's codec"
-        return f"neural is disabled: the checkpoint's codec cannot be built here ({self.codec.reason})"
+            return f"{note} · neural: {RENDERER_HELP['neural']}"
+        return f"{note} · neural is disabled: the checkpoint's codec cannot be built here ({self.codec.reason})"
 
     # ------------------------------------------------------------------------------ checkpoints
     def default_checkpoint_label(self) -> str:

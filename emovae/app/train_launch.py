@@ -73,7 +73,8 @@ def make_launch(request: TrainingRequest, view: DatasetView, cache_dir: Path) ->
 
         latents = prepare_latents(view, cache_dir, progress)
         progress(0, request.epochs, "training")
-        config = TrainConfig(latents=str(latents), out=str(run_dir), chunk_seconds=view.chunk_seconds).with_overrides(
+        config = TrainConfig(latents=str(latents), out=str(run_dir), chunk_seconds=view.chunk_seconds,
+                             chunks=str(view.chunks_dir.parent)).with_overrides(
             epochs=request.epochs, batch_size=request.batch_size, lr=request.learning_rate, beta=request.beta,
             latent_dim=request.latent_dim, kl_warmup=min(5.0, request.epochs / 2), write_audio=False, num_threads=1,
             eval_samples_per_target=2, n_reconstructions=2,

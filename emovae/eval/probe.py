@@ -68,21 +68,23 @@ class ConditioningResult:
 
 
 @torch.no_grad()
-def generate_grid(model, n_frames: int, targets: np.ndarray, seed: int, device: torch.device) -> np.ndarray:
+def generate_grid(model, n_frames: int, targets: np.ndarray, seed: int, device: torch.device,
+                  guidance: float = 1.0) -> np.ndarray:
     """Raw latents the VAE generates for each target row (seeded, in blocks of 64)."""
     model.eval()
     generator = torch.Generator(device=device)
     generator.manual_seed(int(seed))
     blocks = np.array_split(targets.astype(np.float32), max(1, len(targets) // 64))
-    return np.concatenate([model.generate(torch.from_numpy(b).to(device), n_frames, generator=generator).cpu().numpy()
-                           for b in blocks])
+    return np.concatenate([model.generate(torch.from_numpy(b).to(device), n_frames, generator=generator,
+                                          guidance=guidance).cpu().numpy() for b in blocks])
 
 
 def conditioning_metrics(model, probe: Pipeline, n_frames: int, valence_levels: np.ndarray, arousal_levels: np.ndarray,
-                         samples_per_target: int, seed: int, device: torch.device) -> ConditioningResult:
+                         samples_per_target: int, seed: int, device: torch.device,
+                         guidance: float = 1.0) -> ConditioningResult:
     """Generate ``samples_per_target`` chunks per grid target and score the probe's ranking."""
     grid = np.array([(v, a) for v in valence_levels for a in arousal_levels], dtype=np.float32)
     targets = np.repeat(grid, samples_per_target, axis=0)
-    latents = generate_grid(model, n_frames, targets, seed, device)
+    latents = generate_grid(model, n_frames, targets, seed, device, guidance)
     predictions = probe.predict(pooled_features(latents))
     return ConditioningResult(targets, predictions, latents, spearman_per_axis(targets, predictions))

@@ -28,6 +28,7 @@ from emovae.generate.sampler import (
     GenerationInputError,
     LatentSampler,
     validate_seconds,
+    validate_guidance,
     validate_seed,
     validate_temperature,
 )
@@ -68,6 +69,7 @@ class GenerationRequest:
     codec_weights: str | None = None
     synth_style: str = "ensemble"
     ablation: str = "none"
+    guidance: float | None = None  # classifier-free guidance scale; None: the checkpoint's own
 
     def validated(self) -> "GenerationRequest":
         """A copy with every field checked and normalised; raises naming the bad field and its range."""
@@ -91,6 +93,7 @@ class GenerationRequest:
             codec_weights=self.codec_weights,
             synth_style=self.synth_style,
             ablation=ablation,
+            guidance=None if self.guidance is None else validate_guidance(self.guidance),
         )
 
     @property
@@ -164,7 +167,7 @@ class Generator:
             start = shuffled_emotion(path.start, req.seed)
             end = shuffled_emotion(path.end, req.seed + 1) if path.end is not None else None
             path = EmotionPath(start, end)
-        latent = self.sampler.sample(path, req.seconds, req.seed, req.temperature)
+        latent = self.sampler.sample(path, req.seconds, req.seed, req.temperature, req.guidance)
         return latent, ({"sampled_emotion": list(path.start)} if req.ablation == "shuffled" else {})
 
     def generate_piece(self, request: GenerationRequest) -> GeneratedPiece:
@@ -189,6 +192,7 @@ class Generator:
             "sample_rate": renderer.sample_rate,
             "latent_shape": list(latent.shape),
             "codec_id": self.sampler.codec_identity.get("codec_id"),
+            "guidance": self.sampler.default_guidance if req.guidance is None else req.guidance,
             "timings_ms": {"sample": 1e3 * (t1 - t0), "render": 1e3 * (t2 - t1)},
             **ablation_details,
             **details,

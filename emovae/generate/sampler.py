@@ -23,6 +23,7 @@ from emovae.generate.threads import cpu_worker
 
 MAX_SECONDS = 120.0  # longer pieces cost memory linearly and gain nothing musically from one sample
 MAX_TEMPERATURE = 3.0  # beyond this the prior sample leaves the region the decoder was trained on
+MAX_GUIDANCE = 10.0  # classifier-free guidance scale; beyond this samples leave the data far behind
 
 
 class GenerationInputError(ValueError):
@@ -35,6 +36,10 @@ def validate_seconds(seconds: float) -> float:
 
 def validate_temperature(temperature: float) -> float:
     return number_in_range(temperature, "temperature", 0.0, MAX_TEMPERATURE, error=GenerationInputError)
+
+
+def validate_guidance(guidance: float) -> float:
+    return number_in_range(guidance, "guidance", 0.0, MAX_GUIDANCE, error=GenerationInputError)
 
 
 def validate_seed(seed: int) -> int:
@@ -93,6 +98,9 @@ class LatentSampler:
         codec = info.get("codec") or {}
         self.codec_identity: dict = dict(codec)
         self.frame_rate = int(codec.get("frame_rate", 75))
+        # the guidance the training run recorded (and was evaluated with); 1 = none, and for models without a null mode
+        trained = (info.get("train_config") or {}).get("guidance", 1.0)
+        self.default_guidance = float(trained) if getattr(model.config, "unconditional", False) else 1.0
         self._worker = cpu_worker(self.device, cpu_threads)
 
     @classmethod
@@ -109,23 +117,31 @@ class LatentSampler:
         """Latent frames covering ``seconds`` (rounded up; renderers trim the audio to the exact length)."""
         return max(1, int(np.ceil(validate_seconds(seconds) * self.frame_rate - 1e-9)))
 
-    def sample(self, path: EmotionPath, seconds: float, seed: int = 0, temperature: float = 1.0) -> np.ndarray:
-        """One latent sequence ``(channels, frames)`` float32 for ``path`` over ``seconds``."""
+    def sample(self, path: EmotionPath, seconds: float, seed: int = 0, temperature: float = 1.0,
+               guidance: float | None = None) -> np.ndarray:
+        """One latent sequence ``(channels, frames)`` float32 for ``path`` over ``seconds``.
+
+        ``guidance`` None uses the checkpoint's own (:attr:`default_guidance`).
+        """
         n_frames = self.n_frames(seconds)
         temperature = validate_temperature(temperature)
         seed = validate_seed(seed)
+        guidance = self.default_guidance if guidance is None else validate_guidance(guidance)
+        if guidance != 1.0 and not getattr(self.model.config, "unconditional", False):
+            raise GenerationInputError("this checkpoint has no unconditional mode, so guidance must be 1 (or unset)")
         if self._worker is None:
-            return self._sample(path, n_frames, seed, temperature)
-        return self._worker.run(self._sample, path, n_frames, seed, temperature)
+            return self._sample(path, n_frames, seed, temperature, guidance)
+        return self._worker.run(self._sample, path, n_frames, seed, temperature, guidance)
 
     @torch.inference_mode()
-    def _sample(self, path: EmotionPath, n_frames: int, seed: int, temperature: float) -> np.ndarray:
+    def _sample(self, path: EmotionPath, n_frames: int, seed: int, temperature: float, guidance: float) -> np.ndarray:
         generator = torch.Generator(device=self.device).manual_seed(seed)
         if path.is_trajectory:
             cond = torch.as_tensor(path.curve(n_frames), dtype=torch.float32)[None]
         else:
             cond = torch.as_tensor([path.start], dtype=torch.float32)
-        out = self.model.generate(cond.to(self.device), n_frames=n_frames, temperature=temperature, generator=generator)
+        out = self.model.generate(cond.to(self.device), n_frames=n_frames, temperature=temperature, generator=generator,
+                                  guidance=guidance)
         latent = out[0].detach().to("cpu", torch.float32).numpy()
         if latent.shape[-1] != n_frames:
             raise RuntimeError(f"VAE returned {latent.shape[-1]} frames for a request of {n_frames}")

@@ -96,6 +96,7 @@ def _request_key(request: GenerationRequest) -> dict:
         "synth_style": request.synth_style,
         "codec_weights": request.codec_weights,
         "ablation": request.ablation,
+        "guidance": request.guidance,
     }
 
 

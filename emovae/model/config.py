@@ -29,6 +29,7 @@ class VAEConfig:
     cond_hidden: int = 64
     conditional_prior: bool = True  # p(z | c) instead of N(0, I): see ConditionalVAE.prior
     decoder_variance: bool = True  # p(x | z, c) with a learned per-frame variance, sampled at generation
+    unconditional: bool = True  # decoder and prior also learn a null condition: classifier-free guidance
 
     def __post_init__(self) -> None:
         # JSON gives lists; keep the dataclass hashable and comparable with a freshly built one.
@@ -66,5 +67,5 @@ class VAEConfig:
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> "VAEConfig":
         """Build from a dict, refusing unknown keys (a typo would otherwise silently use a default)."""
         check_known_keys(data, cls, source, "model")
-        # checkpoints written before the decoder had a variance head say nothing about it: they have none
-        return cls(**{"decoder_variance": False, **data})
+        # checkpoints written before the variance head / null condition say nothing about them: they have neither
+        return cls(**{"decoder_variance": False, "unconditional": False, **data})

@@ -45,19 +45,33 @@ def kl_per_channel(mu: torch.Tensor, logvar: torch.Tensor, prior_mu: torch.Tenso
     return kl.mean(dim=(0, 2))
 
 
-def vae_loss(output: VAEOutput, beta_now: float, free_bits: float = 0.0) -> LossTerms:
+def vae_loss(output: VAEOutput, beta_now: float, free_bits: float = 0.0, prior_fit: float = 0.0) -> LossTerms:
+    """The objective for one batch (see module docstring).
+
+    ``prior_fit > 0`` trains the conditional prior by its own maximum-likelihood term,
+    ``prior_fit * KL(sg(q) || p)``, while the encoder sees ``beta * KL(q || sg(p))`` with free bits.
+    Why: with free bits, a channel whose KL sits under the floor sends the prior no gradient at all,
+    so the encoder can store an emotion in ``z`` "for free" and the prior never learns where chunks
+    of that emotion live; sampling at ``c`` then ignores it (measured on the demo run: valence).
+    """
     mse = F.mse_loss(output.recon, output.target)
     if output.recon_logvar is None:
         reconstruction = mse
     else:
         logvar = output.recon_logvar
         reconstruction = 0.5 * (logvar + (output.recon - output.target).pow(2) * torch.exp(-logvar)).mean()
-    per_channel = kl_per_channel(output.mu, output.logvar, output.prior_mu, output.prior_logvar)
     # latent values per input value: scales "nats per latent element" to "nats per input element".
     ratio = output.mu.shape[1] * output.mu.shape[2] / (output.target.shape[1] * output.target.shape[2])
+    separate = prior_fit > 0 and output.prior_mu is not None and output.prior_logvar is not None
+    if separate:
+        per_channel = kl_per_channel(output.mu, output.logvar, output.prior_mu.detach(), output.prior_logvar.detach())
+        prior_term = kl_per_channel(output.mu.detach(), output.logvar.detach(), output.prior_mu, output.prior_logvar).sum() * ratio
+    else:
+        per_channel = kl_per_channel(output.mu, output.logvar, output.prior_mu, output.prior_logvar)
     kl = per_channel.sum() * ratio
     kl_objective = per_channel.clamp_min(free_bits).sum() * ratio if free_bits > 0 else kl
-    return LossTerms(total=reconstruction + beta_now * kl_objective, mse=mse, kl=kl, kl_objective=kl_objective)
+    total = reconstruction + beta_now * kl_objective + (prior_fit * prior_term if separate else 0.0)
+    return LossTerms(total=total, mse=mse, kl=kl, kl_objective=kl_objective)
 
 
 def beta_schedule(step: int, beta: float, warmup_steps: int) -> float:

@@ -29,17 +29,27 @@ def match_length(sequence: torch.Tensor, length: int) -> torch.Tensor:
 
 
 class ConditionEmbedding(nn.Module):
-    """Per-frame MLP (1x1 convs) from (valence, arousal) to a hidden code shared by all FiLM layers."""
+    """Per-frame MLP (1x1 convs) from (valence, arousal) to a hidden code shared by all FiLM layers.
 
-    def __init__(self, cond_dim: int, hidden: int) -> None:
+    With ``null=True`` it also holds a learned *null* code that stands for "no condition": rows
+    flagged in ``null_mask`` get it instead of their emotion's code (classifier-free guidance).
+    """
+
+    def __init__(self, cond_dim: int, hidden: int, null: bool = False) -> None:
         super().__init__()
         self.net = nn.Sequential(
             Pointwise(cond_dim, hidden), nn.SiLU(), Pointwise(hidden, hidden), nn.SiLU()
         )
+        self.null_code = nn.Parameter(torch.zeros(1, hidden, 1)) if null else None
 
-    def forward(self, cond: torch.Tensor) -> torch.Tensor:
+    def forward(self, cond: torch.Tensor, null_mask: torch.Tensor | None = None) -> torch.Tensor:
         # Centre [0, 1] emotions on 0 so the MLP starts from a symmetric input.
-        return self.net(as_condition_sequence(cond) * 2.0 - 1.0)
+        code = self.net(as_condition_sequence(cond) * 2.0 - 1.0)
+        if null_mask is None:
+            return code
+        if self.null_code is None:
+            raise ValueError("this model has no unconditional mode (VAEConfig.unconditional=False)")
+        return torch.where(null_mask.view(-1, 1, 1), self.null_code.expand_as(code), code)
 
 
 class FiLM(nn.Module):

@@ -67,7 +67,7 @@ class ConditionalVAE(nn.Module):
         self.register_buffer("norm_std", torch.ones(c.in_channels))
 
         self.enc_cond = ConditionEmbedding(c.cond_dim, c.cond_hidden)
-        self.dec_cond = ConditionEmbedding(c.cond_dim, c.cond_hidden)
+        self.dec_cond = ConditionEmbedding(c.cond_dim, c.cond_hidden, null=c.unconditional)
 
         widths = (c.in_channels, *c.stage_channels)
         self.enc_down = nn.ModuleList(
@@ -90,7 +90,7 @@ class ConditionalVAE(nn.Module):
             nn.init.zeros_(self.dec_logvar.bias)
 
         if c.conditional_prior:
-            self.prior_cond = ConditionEmbedding(c.cond_dim, c.cond_hidden)
+            self.prior_cond = ConditionEmbedding(c.cond_dim, c.cond_hidden, null=c.unconditional)
             self.prior_head = Pointwise(c.cond_hidden, 2 * c.latent_dim)
             nn.init.zeros_(self.prior_head.weight)  # starts as N(0, I): the prior is learned, not imposed
             nn.init.zeros_(self.prior_head.bias)
@@ -120,22 +120,24 @@ class ConditionalVAE(nn.Module):
         mu, logvar = self.enc_head(h).chunk(2, dim=1)
         return mu, logvar.clamp(-12.0, 8.0)
 
-    def decode(self, z: torch.Tensor, cond: torch.Tensor, n_frames: int | None = None) -> torch.Tensor:
+    def decode(self, z: torch.Tensor, cond: torch.Tensor, n_frames: int | None = None,
+               null_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Latent ``(B, latent_dim, L)`` -> normalised mean ``(B, C, n_frames)`` (default ``L * r``).
 
         ``cond`` may be ``(B, 2)`` or a per-frame trajectory ``(B, 2, T)``; FiLM resamples it to each
-        block's length, so a trajectory sampled at any rate works.
+        block's length, so a trajectory sampled at any rate works. Rows flagged in ``null_mask``
+        are decoded without a condition (the unconditional mode).
         """
-        return self.decode_distribution(z, cond, n_frames)[0]
+        return self.decode_distribution(z, cond, n_frames, null_mask)[0]
 
-    def decode_distribution(self, z: torch.Tensor, cond: torch.Tensor,
-                            n_frames: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def decode_distribution(self, z: torch.Tensor, cond: torch.Tensor, n_frames: int | None = None,
+                            null_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Like :meth:`decode`, plus the decoder's log-variance (None without ``decoder_variance``)."""
         full = z.shape[-1] * self.config.downsample_factor
         n_frames = full if n_frames is None else int(n_frames)
         if not full - self.config.downsample_factor < n_frames <= full:
             raise ValueError(f"n_frames={n_frames} does not match a latent of length {z.shape[-1]}")
-        code = self.dec_cond(as_condition_sequence(cond).to(z.dtype))
+        code = self.dec_cond(as_condition_sequence(cond).to(z.dtype), null_mask)
         h = self.act(self.dec_in(z))
         last = len(self.dec_up) - 1
         logvar = None
@@ -148,24 +150,30 @@ class ConditionalVAE(nn.Module):
                 logvar = self.dec_logvar(hidden)[..., :n_frames].clamp(*LOGVAR_RANGE)
         return h[..., :n_frames], logvar
 
-    def prior(self, cond: torch.Tensor, length: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """p(z | c) as ``(mu, logvar)`` of shape ``(B, latent_dim, length)`` (a trajectory is resampled)."""
+    def prior(self, cond: torch.Tensor, length: int, null_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """p(z | c) as ``(mu, logvar)`` of shape ``(B, latent_dim, length)`` (a trajectory is resampled);
+        rows flagged in ``null_mask`` get the unconditional prior p(z)."""
         cond = as_condition_sequence(torch.as_tensor(cond, dtype=self.norm_mean.dtype, device=self.norm_mean.device))
         shape = (cond.shape[0], self.config.latent_dim, int(length))
         if not self.config.conditional_prior:
             zeros = torch.zeros(shape, dtype=cond.dtype, device=cond.device)
             return zeros, zeros
-        mu, logvar = self.prior_head(match_length(self.prior_cond(cond), int(length))).chunk(2, dim=1)
+        mu, logvar = self.prior_head(match_length(self.prior_cond(cond, null_mask), int(length))).chunk(2, dim=1)
         return mu.expand(shape), logvar.clamp(-12.0, 8.0).expand(shape)
 
-    def forward(self, x_raw: torch.Tensor, cond: torch.Tensor, generator: torch.Generator | None = None) -> VAEOutput:
-        """Reconstruct through a sampled ``z`` (reparameterisation); ``generator`` makes it reproducible."""
+    def forward(self, x_raw: torch.Tensor, cond: torch.Tensor, generator: torch.Generator | None = None,
+                null_mask: torch.Tensor | None = None) -> VAEOutput:
+        """Reconstruct through a sampled ``z`` (reparameterisation); ``generator`` makes it reproducible.
+
+        ``null_mask`` (B,) drops the condition of those rows from the decoder and the prior (never from
+        the encoder, which only ever runs on real chunks): condition dropout for guidance.
+        """
         target = self.normalize(x_raw)
         mu, logvar = self.encode(target, cond)
         noise = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         z = mu + torch.exp(0.5 * logvar) * noise
-        prior_mu, prior_logvar = self.prior(cond, mu.shape[-1])
-        recon, recon_logvar = self.decode_distribution(z, cond, target.shape[-1])
+        prior_mu, prior_logvar = self.prior(cond, mu.shape[-1], null_mask)
+        recon, recon_logvar = self.decode_distribution(z, cond, target.shape[-1], null_mask)
         return VAEOutput(target=target, recon=recon, mu=mu, logvar=logvar, prior_mu=prior_mu,
                          prior_logvar=prior_logvar, recon_logvar=recon_logvar)
 
@@ -186,12 +194,14 @@ class ConditionalVAE(nn.Module):
         n_frames: int,
         temperature: float = 1.0,
         generator: torch.Generator | None = None,
+        guidance: float = 1.0,
     ) -> torch.Tensor:
         """Sample raw latents ``(B, 128, n_frames)`` for emotions ``(B, 2)`` or trajectories ``(B, 2, T)``.
 
         ``z`` is drawn from the prior p(z | c) and, with ``decoder_variance``, the output from p(x | z, c),
         both spreads scaled by ``temperature`` (0 gives the means); the generator (on the model's
-        device) makes a sample reproducible.
+        device) makes a sample reproducible. ``guidance`` != 1 extrapolates the decoder's mean and
+        log-variance from the unconditional towards the conditional ones (needs ``unconditional``).
         """
         if n_frames < 1:
             raise ValueError(f"n_frames must be >= 1, got {n_frames}")
@@ -201,6 +211,13 @@ class ConditionalVAE(nn.Module):
         noise = torch.randn(prior_mu.shape, generator=generator, device=device)
         z = prior_mu + torch.exp(0.5 * prior_logvar) * noise * float(temperature)
         mean, logvar = self.decode_distribution(z, cond, n_frames)
+        if float(guidance) != 1.0:
+            null = torch.ones(cond.shape[0], dtype=torch.bool, device=device)
+            mean_u, logvar_u = self.decode_distribution(z, cond, n_frames, null)
+            w = float(guidance)
+            mean = mean_u + w * (mean - mean_u)
+            if logvar is not None:
+                logvar = (logvar_u + w * (logvar - logvar_u)).clamp(*LOGVAR_RANGE)
         if logvar is not None:
             output_noise = torch.randn(mean.shape, generator=generator, device=device)
             mean = mean + torch.exp(0.5 * logvar) * output_noise * float(temperature)

@@ -45,6 +45,7 @@ def write_final_artifacts(out: Path, config: TrainConfig, dataset: LatentDataset
     metrics, conditioning = evaluate(
         model, dataset, split.train_index, split.val_index, config.batch_size, device,
         samples_per_target=config.eval_samples_per_target, seed=config.seed, test_index=split.test_index,
+        guidance=config.guidance if model.config.unconditional else 1.0,
     )
     rho = (metrics["conditioning"]["rho_valence"], metrics["conditioning"]["rho_arousal"])
     plot_conditioning(conditioning.targets, conditioning.predictions, rho, out / FIGURES["conditioning"])

@@ -33,6 +33,9 @@ class TrainConfig:
     epochs: int = 30
     beta: float = 0.5  # KL weight at the end of warm-up (KL is per input value, see emovae.model.loss)
     kl_warmup: float = 5.0  # epochs of linear warm-up of beta from 0
+    cond_dropout: float = 0.15  # fraction of chunks trained without their condition (unconditional mode)
+    guidance: float = 3.0  # classifier-free guidance scale recorded for generation and used by the evaluation
+    prior_fit: float = 1.0  # weight of the prior's own likelihood term (see emovae.model.loss.vae_loss); 0 = off
     free_bits: float = 0.05  # nats per latent channel and latent frame below which KL is not penalised
     val_fraction: float = 0.2  # fraction of *songs* held out to pick best.pt
     test_fraction: float = 0.2  # fraction of *songs* held out from everything fitted or chosen (honest figures)
@@ -57,11 +60,15 @@ class TrainConfig:
         for name in ("lr",):
             if not float(getattr(self, name)) > 0:
                 problems.append(f"{name}={getattr(self, name)} (must be > 0)")
-        for name in ("beta", "kl_warmup", "free_bits", "grad_clip", "weight_decay"):
+        for name in ("beta", "kl_warmup", "free_bits", "prior_fit", "grad_clip", "weight_decay"):
             if float(getattr(self, name)) < 0:
                 problems.append(f"{name}={getattr(self, name)} (must be >= 0)")
         if not 0.0 < float(self.val_fraction) < 1.0:
             problems.append(f"val_fraction={self.val_fraction} (must be strictly between 0 and 1)")
+        if not 0.0 <= float(self.cond_dropout) < 1.0:
+            problems.append(f"cond_dropout={self.cond_dropout} (must be in [0, 1))")
+        if not 0.0 <= float(self.guidance) <= 10.0:
+            problems.append(f"guidance={self.guidance} (must be in [0, 10])")
         if not 0.0 <= float(self.test_fraction) < 1.0 or float(self.val_fraction) + float(self.test_fraction) >= 1.0:
             problems.append(f"test_fraction={self.test_fraction} (must be in [0, 1) and leave songs for training "
                             f"besides val_fraction={self.val_fraction})")

@@ -55,7 +55,8 @@ def reconstruction_metrics(model: ConditionalVAE, dataset: LatentDataset, index:
 
 def evaluate(model: ConditionalVAE, dataset: LatentDataset, train_index: np.ndarray, val_index: np.ndarray,
              batch_size: int, device: torch.device, grid_size: int = 5, samples_per_target: int = 4,
-             seed: int = 0, test_index: np.ndarray | None = None) -> tuple[dict[str, Any], ConditioningResult]:
+             seed: int = 0, test_index: np.ndarray | None = None,
+             guidance: float = 1.0) -> tuple[dict[str, Any], ConditioningResult]:
     """All learning evidence as one JSON-ready dict (plus the raw conditioning points for plotting)."""
     metrics: dict[str, Any] = dict(reconstruction_metrics(model, dataset, val_index, batch_size, device))
     conditions = dataset.conditions
@@ -67,12 +68,13 @@ def evaluate(model: ConditionalVAE, dataset: LatentDataset, train_index: np.ndar
     ceiling = spearman_per_axis(conditions[held_rows], probe.predict(held_features))
     valence_levels, arousal_levels = emotion_grid(conditions[train_rows], grid_size)
     result = conditioning_metrics(model, probe, dataset.latents.shape[2], valence_levels, arousal_levels,
-                                  samples_per_target, seed, device)
+                                  samples_per_target, seed, device, guidance)
     metrics["conditioning"] = {
         **result.metrics,
         "grid_valence": valence_levels.tolist(),
         "grid_arousal": arousal_levels.tolist(),
         "samples_per_target": samples_per_target,
+        "guidance": guidance,
         "probe_held_out": held_out,
         "probe_real_held_out": ceiling,  # how well the probe reads real held-out latents: its ceiling
     }

@@ -46,7 +46,7 @@ HISTORY = "history.csv"
 SPLIT = "split.json"
 # Settings that change the optimisation trajectory: a resumed run must keep them to be exact.
 TRAJECTORY_KEYS = ("chunk_seconds", "model", "batch_size", "lr", "weight_decay", "grad_clip", "beta",
-                   "kl_warmup", "free_bits", "val_fraction", "test_fraction", "seed")
+                   "kl_warmup", "free_bits", "prior_fit", "cond_dropout", "val_fraction", "test_fraction", "seed")
 
 Progress = Callable[[int, int, str], None]
 
@@ -240,8 +240,11 @@ def _train_step(model: ConditionalVAE, optimizer: torch.optim.Optimizer, dataset
                 rows: np.ndarray, beta_now: float, config: TrainConfig, noise: torch.Generator,
                 device: torch.device) -> dict[str, float]:
     x, cond = dataset.batch(rows)
-    output = model(x.to(device, non_blocking=True), cond.to(device), generator=noise)
-    terms = vae_loss(output, beta_now, config.free_bits)
+    null_mask = None
+    if config.cond_dropout > 0 and model.config.unconditional:  # drawn from the saved generator: exact resume
+        null_mask = torch.rand(len(rows), generator=noise, device=device) < config.cond_dropout
+    output = model(x.to(device, non_blocking=True), cond.to(device), generator=noise, null_mask=null_mask)
+    terms = vae_loss(output, beta_now, config.free_bits, config.prior_fit)
     optimizer.zero_grad(set_to_none=True)
     terms.total.backward()
     if config.grad_clip > 0:

@@ -1,0 +1,123 @@
+"""The score decoder (latent -> per-second descriptors): it reads held-out songs, persists, and refuses other formats.
+
+The data is demo-like: the music engine at independent random knob settings, one clip per "song",
+described with the same librosa code as the training stage. The real pipeline's latent is EnCodec's;
+here a *fixed random* linear map of each 75 Hz frame's log spectrum stands in for it (same frame
+rate, a few channels), which keeps the file fast while leaving the decoder a latent it has to learn
+to read: nothing in it is a descriptor.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emovae.analysis.descriptors import DESCRIPTOR_NAMES, describe
+from emovae.audio import SAMPLE_RATE
+from emovae.io import read_json, write_json
+from emovae.model.score import SCORE_DECODER_FILE, ScoreDecoder, window_features
+from emovae.music.calibration import random_knobs, render_knobs
+from emovae.train.dataset import split_by_song
+from emovae.train.score import correlations, fit_score_decoder
+
+SECONDS = 4.0
+N_SONGS = 32
+FRAME_RATE = 75
+HOP = SAMPLE_RATE // FRAME_RATE  # 320 samples per latent frame
+CHANNELS = 16
+
+
+def stand_in_latent(audio: np.ndarray) -> np.ndarray:
+    """``(CHANNELS, frames)``: a fixed random projection of each frame's log magnitude spectrum."""
+    frames = audio[: len(audio) // HOP * HOP].reshape(-1, HOP) * np.hanning(HOP)
+    log_spectrum = np.log(np.abs(np.fft.rfft(frames, axis=1)) + 1e-4)  # (frames, 161)
+    projection = np.random.default_rng(1234).standard_normal((log_spectrum.shape[1], CHANNELS)) / 12.0
+    return (log_spectrum @ projection).T.astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def demo():
+    """One engine clip per song at random knobs: stand-in latents, per-second descriptors, song ids."""
+    rng = np.random.default_rng(7)
+    latents, descriptors = [], []
+    for song in range(N_SONGS):
+        audio = render_knobs(random_knobs(rng), SECONDS, seed=song)
+        latents.append(stand_in_latent(audio))
+        descriptors.append(describe(audio, SAMPLE_RATE))
+    labels = pd.DataFrame({"chunk_id": [f"{s}_000" for s in range(N_SONGS)], "song_id": np.arange(N_SONGS),
+                           "valence": 0.5, "arousal": 0.5})
+    dataset = SimpleNamespace(latents=np.stack(latents), labels=labels,
+                              codec={"frame_rate": FRAME_RATE, "codec_id": "stand-in-test"})
+    return dataset, np.stack(descriptors)
+
+
+@pytest.fixture(scope="module")
+def fitted(demo):
+    dataset, descriptors = demo
+    split = split_by_song(dataset.labels, 0.2, 0, test_fraction=0.25)
+    decoder, metrics = fit_score_decoder(dataset, split, descriptors)
+    return decoder, metrics, split
+
+
+def test_window_features_are_one_row_per_second_and_refuse_bad_latents():
+    latent = np.random.default_rng(0).standard_normal((CHANNELS, int(3.5 * FRAME_RATE)))
+    features = window_features(latent, FRAME_RATE)
+    assert features.shape == (3, 4 * CHANNELS)  # trailing half second dropped
+    np.testing.assert_allclose(features[0, :CHANNELS], latent[:, :FRAME_RATE].mean(axis=1))
+    assert window_features(latent[:, :30], FRAME_RATE).shape == (1, 4 * CHANNELS)  # short: one window
+    with pytest.raises(ValueError, match="NaN"):
+        window_features(np.full((CHANNELS, 100), np.nan), FRAME_RATE)
+    with pytest.raises(ValueError, match="channels, frames"):
+        window_features(np.zeros(100), FRAME_RATE)
+
+
+def test_decoder_reads_loudness_and_onset_rate_off_held_out_songs(demo, fitted):
+    dataset, descriptors = demo
+    decoder, metrics, split = fitted
+    assert split.test_songs and not set(split.test_songs) & set(split.train_songs + split.val_songs)
+    assert metrics["alpha"] in (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+    assert metrics["n_test_windows"] == len(split.test_index) * int(SECONDS)
+    # the reported test figures are what the decoder does on the test songs' latents
+    rows = np.sort(split.test_index)
+    predicted = np.concatenate([decoder.predict(dataset.latents[i]) for i in rows])
+    measured = np.concatenate([descriptors[i] for i in rows])
+    assert predicted.shape == measured.shape == (len(rows) * int(SECONDS), len(DESCRIPTOR_NAMES))
+    test_r = correlations(measured, predicted)
+    assert test_r == pytest.approx(metrics["test_r"])
+    assert test_r["loudness_db"] > 0.5, test_r
+    assert test_r["onset_rate"] > 0.4, test_r
+    # a decoder that ignores the latent (predicts the training mean) reads nothing
+    assert np.allclose(ScoreDecoder.fit(np.zeros((8, 3)), np.tile(descriptors[0][0], (8, 1)), 1.0).predict_features(
+        np.ones((2, 3))), descriptors[0][0])
+
+
+def test_save_load_round_trip_keeps_every_prediction(tmp_path, demo, fitted):
+    dataset, _ = demo
+    decoder, metrics, _ = fitted
+    path = decoder.save(tmp_path / SCORE_DECODER_FILE)
+    again = ScoreDecoder.load(path)
+    for latent in dataset.latents[:3]:
+        np.testing.assert_allclose(again.predict(latent), decoder.predict(latent), rtol=1e-10, atol=1e-10)
+    assert again.frame_rate == FRAME_RATE and again.codec_id == "stand-in-test"
+    assert again.training["test_r"] == pytest.approx(metrics["test_r"])
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"format_version": 99}, {"descriptors": list(DESCRIPTOR_NAMES[:-1])}, {"context": 3}],
+    ids=["format", "descriptors", "context"],
+)
+def test_a_decoder_in_another_format_is_refused_with_what_to_do(tmp_path, fitted, change):
+    decoder, _, _ = fitted
+    path = decoder.save(tmp_path / SCORE_DECODER_FILE)
+    write_json(path, {**read_json(path), **change})
+    with pytest.raises(ValueError, match="retrain"):
+        ScoreDecoder.load(path)
+
+
+def test_fit_refuses_targets_with_the_wrong_columns():
+    with pytest.raises(ValueError, match=str(len(DESCRIPTOR_NAMES))):
+        ScoreDecoder.fit(np.zeros((10, 4)), np.zeros((10, 3)), 1.0)
