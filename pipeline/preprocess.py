@@ -14,6 +14,7 @@ from pathlib import Path
 from emovae import formats
 from emovae.data.deam import DeamFormatError, DeamNotFoundError
 from emovae.data.preprocess import PreprocessConfig, PreprocessConfigError, PreprocessResult, run_preprocess
+from emovae.data.run_lock import RunLockedError
 
 MAX_LISTED = 20
 
@@ -70,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             args.data, args.out, tuple(args.chunk_seconds), args.workers, args.limit, make_plots=not args.no_plots
         )
         result = run_preprocess(config)
-    except (PreprocessConfigError, DeamNotFoundError, DeamFormatError) as exc:  # bad option / no DEAM root / bad CSV
+    except (PreprocessConfigError, DeamNotFoundError, DeamFormatError, RunLockedError) as exc:  # bad option / no DEAM
+        # root / bad CSV / another run still writes to --out
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print_summary(result)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +22,7 @@ from emovae import formats
 from emovae.audio import SAMPLE_RATE, load_audio
 from emovae.data.demo import make_demo_dataset, plan_demo_songs
 from emovae.data.preprocess import PreprocessConfig, run_preprocess
+from emovae.data.run_lock import RunLockedError
 from pipeline.preprocess import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -220,6 +225,66 @@ def test_interrupted_run_leaves_no_partial_wav_and_resumes(demo, tmp_path, monke
     assert result.songs_processed == N_SONGS  # the interrupted song had no record, so it is redone
     table = pd.read_csv(result.chunk_sets[5].metadata_csv)
     assert all(sf.info(folder / f).frames == 5 * SAMPLE_RATE for f in table.file)
+
+
+_HANGING_RUN = """
+import multiprocessing, sys, time
+import emovae.data.preprocess as stage
+
+def hang(*args, **kwargs):  # runs in the main process while the pool's workers are alive
+    print(" ".join(str(p.pid) for p in multiprocessing.active_children()), flush=True)
+    time.sleep(600)
+
+if __name__ == "__main__":
+    stage.build_chunk_table = hang
+    stage.run_preprocess(stage.PreprocessConfig(sys.argv[1], sys.argv[2], workers=2, make_plots=False,
+                                                show_progress=False))
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")  # a zombie has exited
+    except (FileNotFoundError, IndexError):
+        return True
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads process states from /proc (Linux)")
+def test_sigkilled_run_takes_its_workers_with_it_and_a_concurrent_run_is_refused(demo, tmp_path):
+    out = tmp_path / "out"
+    script = tmp_path / "hanging_run.py"
+    script.write_text(_HANGING_RUN)
+    run = subprocess.Popen([sys.executable, str(script), str(demo), str(out)], cwd=REPO, stdout=subprocess.PIPE,
+                           text=True, env=os.environ | {"PYTHONPATH": str(REPO)})
+    workers: list[int] = []
+    try:
+        workers = [int(pid) for pid in run.stdout.readline().split()]
+        assert len(workers) == 2, "the run did not start its two workers"
+        with pytest.raises(RunLockedError, match=f"another preprocess run \\(pid {run.pid}"):
+            run_preprocess(_config(demo, out))  # a second run while the first still writes
+        run.send_signal(signal.SIGKILL)
+        run.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while not all(map(_gone, workers)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [pid for pid in workers if not _gone(pid)] == []  # they used to live on and keep writing
+    finally:
+        for pid in [run.pid, *workers]:
+            if not _gone(pid):
+                os.kill(pid, signal.SIGKILL)
+        run.wait(timeout=10)
+    assert run_preprocess(_config(demo, out)).ok  # the dead run's lock is gone with it
+
+
+def test_a_run_waits_while_an_earlier_runs_workers_still_write(demo, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    with open(out / ".preprocess.workers.lock", "w") as orphan:  # what a surviving worker of a killed run holds
+        fcntl.flock(orphan, fcntl.LOCK_SH)
+        with pytest.raises(RunLockedError, match="worker processes of an earlier preprocess run"):
+            run_preprocess(_config(demo, out))
+        assert main(["--data", str(demo), "--out", str(out), "--workers", "1", "--no-plots"]) == 2
+    assert run_preprocess(_config(demo, out)).ok
 
 
 def test_config_rejects_meaningless_settings(tmp_path):

@@ -10,6 +10,8 @@ Why it is shaped like this:
   loses at most the songs in flight, and no half-written WAV ever appears (``write_wav`` is atomic).
 * **Labels are computed at the end from the current annotations**, not stored in the records, so
   fixing an annotation file never requires re-decoding audio.
+* **One run per output folder**, and workers die with their run even when it is SIGKILLed
+  (:mod:`emovae.data.run_lock`), so a quick re-run never races a dead run's leftover workers.
 * **Bad input is skipped and reported** (missing/corrupt audio, songs without annotations, audio
   shorter than one chunk, malformed CSV rows); the run fails only if it produced nothing.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import time
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -33,6 +36,7 @@ from emovae import formats
 from emovae.audio import SAMPLE_RATE, AudioLoadError, load_audio, write_wav
 from emovae.data.deam import DeamDataset, load_deam
 from emovae.data.labels import AnnotationIndex, chunk_windows, label_window
+from emovae.data.run_lock import exclusive_run, init_worker
 from emovae.io import read_json, write_csv, write_json
 
 ProgressCallback = Callable[[int, int, str], None]
@@ -196,6 +200,12 @@ def chunk_file(song_id: int, index: int) -> str:
     return f"{formats.chunk_id(song_id, index)}.wav"
 
 
+def _init_worker(run_pid: int, workers_lock: Path) -> None:
+    """Pool initializer: tie the worker's life to the run's (see :mod:`emovae.data.run_lock`), then warm up."""
+    init_worker(run_pid, workers_lock)
+    _warm_up()
+
+
 def _warm_up() -> None:
     """Pay librosa's lazy resampler imports (~2 s) before the first song, not inside it.
 
@@ -214,6 +224,13 @@ def run_preprocess(config: PreprocessConfig, progress: ProgressCallback | None =
     """Run the stage: load annotations, chunk every pending song in a pool, rebuild tables and plots."""
     started = time.perf_counter()
     dataset = load_deam(config.data_root)
+    with exclusive_run(config.out_dir) as workers_lock:
+        return _run_locked(config, dataset, workers_lock, started, progress)
+
+
+def _run_locked(config: PreprocessConfig, dataset: DeamDataset, workers_lock: Path, started: float,
+                progress: ProgressCallback | None) -> PreprocessResult:
+    """The stage's work, while this process alone may write to ``config.out_dir``."""
     annotations = AnnotationIndex(dataset.static, dataset.dynamic)
     song_ids = dataset.song_ids()[: config.limit]
     for seconds in config.chunk_seconds:
@@ -225,7 +242,7 @@ def run_preprocess(config: PreprocessConfig, progress: ProgressCallback | None =
     if progress:
         progress(done, total, f"{resumed} song(s) already done, {len(tasks)} to process")
     with (
-        _worker_pool(config.workers if len(tasks) > 1 else 1) as pool,
+        _worker_pool(config.workers if len(tasks) > 1 else 1, workers_lock) as pool,
         tqdm(total=total, initial=done, desc="preprocess", unit="song", disable=not config.show_progress) as bar,
     ):
         for outcome in _run_tasks(pool, tasks):
@@ -292,15 +309,17 @@ def _plan(
 
 
 @contextlib.contextmanager
-def _worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
+def _worker_pool(workers: int, workers_lock: Path) -> Iterator[ProcessPoolExecutor | None]:
     """A process pool for ``workers`` > 1, else ``None`` (everything runs in this process).
 
     On Ctrl-C or an error, queued songs are dropped at once; finished songs already have records.
+    Each worker holds ``workers_lock`` shared and exits when this process dies.
     """
     if workers <= 1:
         yield None
         return
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_warm_up)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_init_worker,
+                               initargs=(os.getpid(), workers_lock))
     try:
         yield pool
     except BaseException:
