@@ -18,10 +18,16 @@ import soxr
 from emovae.io import atomic_path
 
 SAMPLE_RATE = 24_000  # EnCodec 24 kHz: every chunk on disk is mono at this rate.
+MAX_ABS_SAMPLE = 1e3  # float files may exceed ±1 a little; beyond this the "audio" is garbage that
+# overflows the resampler and the feature extractors (librosa raises on it), so it is refused on load
 
 
 class AudioLoadError(RuntimeError):
     """An audio file is missing, corrupt, empty or otherwise unusable."""
+
+
+class AudioSamplesError(AudioLoadError):
+    """The file decodes, but its samples are NaN/inf or absurdly large: not usable as audio."""
 
 
 def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, max_seconds: float | None = None) -> np.ndarray:
@@ -49,7 +55,10 @@ def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, max_seco
     if audio.size == 0:
         raise AudioLoadError(f"{file}: audio file decodes to zero samples")
     if not np.all(np.isfinite(audio)):
-        raise AudioLoadError(f"{file}: audio contains NaN or infinite samples")
+        raise AudioSamplesError(f"{file}: audio contains NaN or infinite samples")
+    peak = float(np.max(np.abs(audio)))
+    if peak > MAX_ABS_SAMPLE:
+        raise AudioSamplesError(f"{file}: audio has samples up to {peak:.3g}, beyond ±{MAX_ABS_SAMPLE:g}")
     if native_rate != sample_rate:
         # soxr "HQ" is what librosa's res_type="soxr_hq" calls, without importing librosa.
         audio = soxr.resample(audio, native_rate, sample_rate, quality="HQ")
