@@ -42,6 +42,26 @@ def user_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+def strict_argument_count(demo: gr.Blocks) -> None:
+    """Refuse an API call with too few or too many values, naming what the endpoint takes.
+
+    Gradio itself answers too few with an empty error (``{"error": null}``) and drops extra values
+    silently. A caller sends the visible inputs only (Gradio fills session-state inputs with null
+    before this check) or all of them.
+    """
+    check = demo.validate_inputs
+
+    def validate(block_fn, inputs):
+        if len(inputs) != len(block_fn.inputs):
+            visible = [b for b in block_fn.inputs if not b.stateful]
+            names = ", ".join(getattr(b, "label", None) or type(b).__name__ for b in visible)
+            raise gr.Error(f"/{block_fn.api_name or block_fn.name} takes {len(visible)} values [{names}] but got "
+                           f"{len(inputs)}", print_exception=False)
+        check(block_fn, inputs)
+
+    demo.validate_inputs = validate
+
+
 def progress_hook(progress: gr.Progress) -> Callable[[int, int, str], None]:
     """The library's ``callable(done, total, message)`` progress hook, drawn as gr.Progress."""
     return lambda done, total, message: progress((done, max(total, 1)), desc=message)
@@ -115,7 +135,9 @@ def _generate_tab(ctx: AppContext, checkpoint: gr.State, first) -> gr.Radio:
     run = user_errors(ctx.generate_outputs)
     draw = user_errors(ctx.clip_figure)
 
-    generate.click(run, inputs, outputs, api_name="generate", concurrency_id="generate").then(
+    # preprocess=False: the API's raw values reach the library's checks, which name the field and its range
+    # (the components' own preprocessing would round seed=1.5 to 2, or fail without a message on "abc")
+    generate.click(run, inputs, outputs, api_name="generate", concurrency_id="generate", preprocess=False).then(
         draw, audio, plot, api_visibility="private"
     )
     mode.change(lambda m: gr.Row(visible=m == MODES[1]), mode, end_row, api_visibility="private")
@@ -166,7 +188,7 @@ def _dataset_tab(ctx: AppContext, dataset_key: gr.State, tab: gr.Tab) -> None:
 
     @user_errors
     def open_dataset(text, seconds, progress=gr.Progress()):
-        view, key = ctx.open_dataset(text, int(seconds), progress_hook(progress))
+        view, key = ctx.open_dataset(text, seconds, progress_hook(progress))
         return key, view.summary_markdown(text), ctx.dataset_figure(view), figures.histograms(view.chunks), ctx.chunk_map_image(view)
 
     @user_errors
@@ -178,7 +200,7 @@ def _dataset_tab(ctx: AppContext, dataset_key: gr.State, tab: gr.Tab) -> None:
         return (gr.skip(),) * 5 if key else open_dataset(text, seconds, progress)
 
     open_button.click(open_dataset, [root, chunk_seconds], [dataset_key, summary, va_plot, hist, chunk_map],
-                      api_name="open_dataset", concurrency_id="dataset")
+                      api_name="open_dataset", concurrency_id="dataset", preprocess=False)  # 5 and "5" both valid
     tab.select(open_on_first_visit, [dataset_key, root, chunk_seconds], [dataset_key, summary, va_plot, hist, chunk_map],
                api_visibility="private", concurrency_id="dataset")
     chunk_map.select(play_nearest, dataset_key, [chunk_audio, chunk_info], api_visibility="private")
@@ -229,7 +251,7 @@ def _training_tab(ctx: AppContext, checkpoint: gr.State, dataset_key: gr.State) 
         return label, f"Generating with **{label}**."
 
     start.click(start_run, [epochs, batch_size, learning_rate, beta, latent_dim, dataset_key], [run_id, status, timer],
-                api_name="start_training", concurrency_id="training")
+                api_name="start_training", concurrency_id="training", preprocess=False)
     stop.click(stop_run, run_id, status, api_name="stop_training")
     timer.tick(poll, run_id, [status, progress_bar, curves, checkpoints, timer], api_visibility="private",
                show_progress="hidden")
@@ -290,6 +312,7 @@ def create_app(settings: AppSettings) -> tuple[gr.Blocks, AppContext]:
     """Context + UI + queue (a concurrency cap so several visitors share the CPU fairly)."""
     ctx = AppContext.create(settings)
     demo = build_app(ctx)
+    strict_argument_count(demo)
     demo.queue(max_size=settings.max_queue_size, default_concurrency_limit=settings.concurrency_limit)
     return demo, ctx
 

@@ -8,6 +8,7 @@ validation and security, not the model's quality.
 from __future__ import annotations
 
 import os
+import re
 import socket
 
 import numpy as np
@@ -93,14 +94,83 @@ def test_click_map_maps_pixels_to_emotions(app):
 
 @pytest.mark.parametrize(
     "values, message",
-    [((1.5, 0.5, 2, 0), "greater than maximum"), ((0.5, -0.1, 2, 0), "less than minimum"),
-     ((0.5, 0.5, 500, 0), "maximum"), ((0.5, 0.5, 2, -3), "minimum")],
+    [((1.5, 0.5, 2, 0), r"valence=1\.5 is outside the valid range \[0, 1\]"), ((0.5, -0.1, 2, 0), "arousal=-0.1 is outside"),
+     ((0.5, 0.5, 500, 0), "seconds=500"), ((0.5, 0.5, 2, -3), r"seed=-3 must be an integer in \[0, 2\*\*63\)")],
 )
 def test_out_of_range_values_get_clear_errors(app, values, message):
     client, _, _ = app
     v, a, seconds, seed = values
     with pytest.raises(AppError, match=message):
         generate(client, v, a, seconds=seconds, seed=seed)
+
+
+def raw_call(ctx, api_name: str, data: list) -> tuple[str, object]:
+    """POST to the queue API as a non-Python client would (plain JSON, no session); (event, data) back."""
+    import json
+
+    import httpx
+
+    base = f"http://127.0.0.1:{ctx.settings.port}/gradio_api/call/{api_name}"
+    posted = httpx.post(base, content=json.dumps({"data": data}), headers={"content-type": "application/json"})
+    posted.raise_for_status()
+    lines = httpx.get(f"{base}/{posted.json()['event_id']}", timeout=120).text.strip().splitlines()
+    event = next(line.split(": ", 1)[1] for line in lines if line.startswith("event:"))
+    return event, json.loads(lines[-1].split(": ", 1)[1])
+
+
+GOOD = ["single emotion", 0.5, 0.5, 0.5, 0.5, "synth", 2, 0, 1.0]  # /generate after its checkpoint state (null)
+
+
+@pytest.mark.parametrize(
+    "position, value, message",
+    [(1, "abc", r"valence='abc' \(str\) is not a number; expected a value in \[0, 1\]"),
+     (1, None, r"valence=None \(NoneType\) is not a number"), (2, [1], r"arousal=\[1\] \(list\) is not a number"),
+     (7, float("nan"), r"seed=nan must be an integer in \[0, 2\*\*63\)"), (7, 1.5, r"seed=1\.5 must be an integer"),
+     (6, "long", r"seconds='long' \(str\) is not a number"), (8, True, r"temperature=True \(bool\) is not a number"),
+     (0, "sideways", r"mode='sideways' \(str\) is not one of 'single emotion', 'trajectory A → B")],
+)
+def test_raw_api_values_of_the_wrong_type_name_the_field_type_and_range(app, position, value, message):
+    _, ctx, _ = app
+    data = [None, *GOOD]
+    data[1 + position] = value
+    event, payload = raw_call(ctx, "generate", data)
+    assert event == "error" and payload["error"] is not None
+    assert re.search(message, payload["error"]), payload["error"]
+
+
+@pytest.mark.parametrize("data", [GOOD[:-1], [None, *GOOD, 0]])  # one short; one more than even the full form
+def test_raw_api_calls_with_the_wrong_number_of_values_say_what_the_endpoint_takes(app, data):
+    _, ctx, _ = app
+    assert raw_call(ctx, "generate", GOOD)[0] == "complete"  # the visible inputs only: the state is filled in
+    event, payload = raw_call(ctx, "generate", data)
+    assert event == "error" and payload["error"] is not None
+    assert f"/generate takes 9 values [Mode, Valence (A), Arousal (A)" in payload["error"]
+    assert f"but got {len(data)}" in payload["error"]
+
+
+def test_raw_training_and_dataset_calls_name_the_bad_field(app):
+    _, ctx, _ = app
+    event, payload = raw_call(ctx, "start_training", ["ten", 8, 1e-3, 0.5, 8, None])
+    assert event == "error" and "epochs='ten' (str) is not a number" in payload["error"]
+    event, payload = raw_call(ctx, "open_dataset", ["demo", 7])
+    assert event == "error" and "seconds=7 (int) is not one of 5, 10" in payload["error"]
+    event, payload = raw_call(ctx, "open_dataset", [["demo"], 5])
+    assert event == "error" and "root=['demo'] (list) must be text" in payload["error"]
+    assert raw_call(ctx, "generate", [None, *GOOD])[0] == "complete"  # the same route works with good values
+
+
+def test_open_dataset_accepts_every_value_its_api_description_advertises(app):
+    import httpx
+
+    _, ctx, _ = app
+    info = httpx.get(f"http://127.0.0.1:{ctx.settings.port}/gradio_api/info").json()
+    seconds = next(p for p in info["named_endpoints"]["/open_dataset"]["parameters"] if p["parameter_name"] == "seconds")
+    advertised = seconds["type"]["enum"]
+    assert [str(value) for value in advertised] == ["5", "10"]
+    for value in advertised:
+        for sent in (value, str(value)):  # the description's Literal['5', '10'] and the plain numbers
+            event, payload = raw_call(ctx, "open_dataset", ["demo", sent])
+            assert event == "complete", payload
 
 
 def test_neural_renderer_is_disabled_with_a_reason_when_the_codec_is_missing(app):

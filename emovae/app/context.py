@@ -25,13 +25,16 @@ from emovae.app.generation import GeneratedClip, build_request, generate_clip
 from emovae.app.paths import resolve_checkpoint, resolve_dataset_root
 from emovae.app.training import RunState, TrainingRuns
 from emovae.audio import SAMPLE_RATE, load_audio
+from emovae.checks import choice_of, text_value
 from emovae.generate.generator import get_generator
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]
 DEMO = "demo"
 DEMO_CHECKPOINT = "demo"
+SINGLE_MODE = "single emotion"
 TRAJECTORY_MODE = "trajectory A → B"
+CHUNK_SECONDS = (5, 10)  # what the Dataset tab offers (the Radio's choices and the API's)
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,7 @@ class AppContext:
 
     def select_checkpoint(self, choice: str | None, typed: str | None, owner: str) -> str:
         """Validate the chosen or typed checkpoint and return the label the session stores."""
-        label = (typed or "").strip() or (choice or "").strip()
+        label = text_value(typed, "checkpoint path").strip() or text_value(choice, "checkpoint").strip()
         if not label:
             raise ValueError("choose a checkpoint from the list or type a path")
         if label != DEMO_CHECKPOINT:
@@ -187,7 +190,7 @@ class AppContext:
 
     def generate_outputs(self, checkpoint_label, mode, valence, arousal, valence_end, arousal_end, renderer, seconds, seed, temperature):
         """The Generate button: audio path, download path, description, updated emotion map."""
-        end = (valence_end, arousal_end) if mode == TRAJECTORY_MODE else None
+        end = (valence_end, arousal_end) if choice_of(mode, "mode", (SINGLE_MODE, TRAJECTORY_MODE)) == TRAJECTORY_MODE else None
         clip = self.generate(checkpoint_label, valence, arousal, seconds, seed, temperature, renderer, end)
         image = figures.render_emotion_map(
             marker=None if clip.end else clip.emotion, trajectory=(clip.emotion, clip.end) if clip.end else None
@@ -226,9 +229,8 @@ class AppContext:
         return resolve_dataset_root(text, self.settings.data_roots)
 
     def open_dataset(self, text: str, chunk_seconds: int, progress: Progress | None = None) -> tuple[DatasetView, str]:
-        if int(chunk_seconds) not in (5, 10):
-            raise ValueError(f"chunk length {chunk_seconds!r} s is not offered; use 5 or 10")
-        root = self.dataset_root(text, progress)
+        chunk_seconds = choice_of(chunk_seconds, "seconds", CHUNK_SECONDS)
+        root = self.dataset_root(text_value(text, "root"), progress)
         key = f"{root}|{int(chunk_seconds)}"
         with self._lock:
             view = self._datasets.get(key)
@@ -268,7 +270,7 @@ class AppContext:
     def play_chunk(self, key: str, chunk_id: str):
         """A chunk by id from the session's open dataset, or from the demo dataset (upload neighbours)."""
         view = self.dataset_view(key) if key else self.demo_view()
-        return self._play(view, view.chunk(str(chunk_id).strip()))
+        return self._play(view, view.chunk(text_value(chunk_id, "chunk_id").strip()))
 
     # ------------------------------------------------------------------------------------ upload
     def analyse_upload(self, path: str | None, progress: Progress | None = None):
