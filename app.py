@@ -84,9 +84,11 @@ def build_app(ctx: AppContext) -> gr.Blocks:
             with gr.Tab("Dataset", id="dataset") as dataset_tab:
                 _dataset_tab(ctx, dataset_key, dataset_tab)
             with gr.Tab("Training", id="training"):
-                _training_tab(ctx, checkpoint, dataset_key)
+                session_open = _training_tab(ctx, checkpoint, dataset_key)
             with gr.Tab("Upload", id="upload"):
                 _upload_tab(ctx)
+        # A page load opens the session (API clients call /open_session): only such a session may own a run.
+        demo.load(lambda: True, None, session_open, api_name="open_session", show_progress="hidden")
         # The codec check runs beside start-up; each page learns its outcome when it loads.
         demo.load(lambda: gr.Radio(choices=ctx.renderer_choices(), info=ctx.renderer_note()), None, renderer,
                   api_visibility="private", show_progress="hidden")
@@ -208,7 +210,9 @@ def _dataset_tab(ctx: AppContext, dataset_key: gr.State, tab: gr.Tab) -> None:
 
 
 # --------------------------------------------------------------------------------------- Training
-def _training_tab(ctx: AppContext, checkpoint: gr.State, dataset_key: gr.State) -> None:
+def _training_tab(ctx: AppContext, checkpoint: gr.State, dataset_key: gr.State) -> gr.State:
+    """Lay out and wire the Training tab; returns the session-opened flag the page load sets."""
+    session_open = gr.State(False)
     gr.Markdown(ctx.training_intro_markdown())
     with gr.Row():
         epochs = gr.Slider(1, 200, value=20, step=1, label="Epochs")
@@ -231,8 +235,9 @@ def _training_tab(ctx: AppContext, checkpoint: gr.State, dataset_key: gr.State) 
     timer = gr.Timer(1.0, active=False)
 
     @user_errors
-    def start_run(e, b, lr, be, ld, key, request: gr.Request, progress=gr.Progress()):
-        state = ctx.start_training(session_of(request), e, b, lr, be, ld, key, progress_hook(progress))
+    def start_run(e, b, lr, be, ld, key, opened, request: gr.Request, progress=gr.Progress()):
+        state = ctx.start_training(session_of(request), e, b, lr, be, ld, key, progress_hook(progress),
+                                   session_open=bool(opened))
         return state.run_id, f"Run **{state.run_id}** started.", gr.Timer(active=True)
 
     @user_errors
@@ -250,7 +255,7 @@ def _training_tab(ctx: AppContext, checkpoint: gr.State, dataset_key: gr.State) 
         label = ctx.select_checkpoint(choice, text, session_of(request))
         return label, f"Generating with **{label}**."
 
-    start.click(start_run, [epochs, batch_size, learning_rate, beta, latent_dim, dataset_key], [run_id, status, timer],
+    start.click(start_run, [epochs, batch_size, learning_rate, beta, latent_dim, dataset_key, session_open], [run_id, status, timer],
                 api_name="start_training", concurrency_id="training", preprocess=False)
     stop.click(stop_run, run_id, status, api_name="stop_training")
     timer.tick(poll, run_id, [status, progress_bar, curves, checkpoints, timer], api_visibility="private",
@@ -261,6 +266,7 @@ def _training_tab(ctx: AppContext, checkpoint: gr.State, dataset_key: gr.State) 
 
     gr.api(training_status, api_name="training_status")
     load.click(use_checkpoint, [checkpoints, typed], [checkpoint, loaded], api_name="use_checkpoint")
+    return session_open
 
 
 # ----------------------------------------------------------------------------------------- Upload

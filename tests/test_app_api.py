@@ -150,7 +150,7 @@ def test_raw_api_calls_with_the_wrong_number_of_values_say_what_the_endpoint_tak
 
 def test_raw_training_and_dataset_calls_name_the_bad_field(app):
     _, ctx, _ = app
-    event, payload = raw_call(ctx, "start_training", ["ten", 8, 1e-3, 0.5, 8, None])
+    event, payload = raw_call(ctx, "start_training", ["ten", 8, 1e-3, 0.5, 8])
     assert event == "error" and "epochs='ten' (str) is not a number" in payload["error"]
     event, payload = raw_call(ctx, "open_dataset", ["demo", 7])
     assert event == "error" and "seconds=7 (int) is not one of 5, 10" in payload["error"]
@@ -253,6 +253,8 @@ def test_tiny_training_run_end_to_end_and_only_its_owner_controls_it(app):
     owner, ctx, _ = app
     url = owner.src
     stranger = Client(url, verbose=False)  # a second visitor: its own session hash
+    for visitor in (owner, stranger):
+        visitor.predict(api_name="/open_session")  # what loading the page does
     run_id, message, _timer = owner.predict(2, 8, 1e-3, 0.5, 8, api_name="/start_training")
     assert run_id and run_id in message
     with pytest.raises(AppError, match="belongs to this session"):
@@ -280,7 +282,36 @@ def test_tiny_training_run_end_to_end_and_only_its_owner_controls_it(app):
     assert wait_for(owner, run_id, {"stopped", "finished", "failed"})["status"] == "stopped"
 
 
+def test_a_bare_api_call_cannot_start_a_run_nobody_could_watch_or_stop(app):
+    _, ctx, _ = app
+    event, payload = raw_call(ctx, "start_training", [2, 8, 1e-3, 0.5, 8])  # no session: a throwaway one
+    assert event == "error" and "needs a session that can watch and stop it" in payload["error"]
+    assert not any(state.active for state in ctx.runs._runs.values())
+
+
+def test_a_shared_host_can_switch_training_off_or_cap_its_size(app):
+    from dataclasses import replace
+
+    from emovae.app.training import RunAccessError
+
+    _, ctx, _ = app
+    original = ctx.settings
+    try:
+        ctx.settings = replace(original, training_enabled=False)
+        assert "switched off" in ctx.training_intro_markdown()
+        with pytest.raises(RunAccessError, match="EMOVAE_TRAINING=off"):
+            ctx.start_training("alice", 2, 8, 1e-3, 0.5, 8)
+        ctx.settings = replace(original, max_training_work=10)
+        assert "at most 10 epochs × chunks per run" in ctx.training_intro_markdown()
+        with pytest.raises(ValueError, match=r"epochs × chunks = 200 × \d+ = .* EMOVAE_TRAINING_MAX_WORK"):
+            ctx.start_training("alice", 200, 8, 1e-3, 0.5, 8)
+    finally:
+        ctx.settings = original
+    assert not any(state.active for state in ctx.runs._runs.values())
+
+
 def test_training_values_out_of_range_are_refused(app):
     client, _, _ = app
+    client.predict(api_name="/open_session")
     with pytest.raises(AppError, match="learning_rate|maximum"):
         client.predict(2, 8, 5.0, 0.5, 8, api_name="/start_training")

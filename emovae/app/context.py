@@ -23,7 +23,7 @@ from emovae.app.bundle import BundleMissingError, DemoBundle, ensure_demo_datase
 from emovae.app.dataset import DatasetView, prepare_dataset
 from emovae.app.generation import GeneratedClip, build_request, generate_clip
 from emovae.app.paths import resolve_checkpoint, resolve_dataset_root
-from emovae.app.training import RunState, TrainingRuns
+from emovae.app.training import RunAccessError, RunState, TrainingRuns
 from emovae.audio import SAMPLE_RATE, load_audio
 from emovae.checks import choice_of, text_value
 from emovae.generate.generator import get_generator
@@ -84,7 +84,8 @@ class AppContext:
         self.bundle = bundle
         self.bundle_error = bundle_error
         self.clips_dir = Path(tempfile.gettempdir()) / "emovae-app" / "clips"  # Gradio may serve files from temp
-        self.runs = TrainingRuns(settings.runs_dir, max_parallel=settings.max_parallel_runs)
+        self.runs = TrainingRuns(settings.runs_dir, max_parallel=settings.max_parallel_runs,
+                                 cooldown_s=settings.training_cooldown_s)
         self._datasets: dict[str, DatasetView] = {}
         self._lock = threading.Lock()
         self._codec = CodecStatus(False, "no codec", "no demo bundle")
@@ -314,15 +315,37 @@ class AppContext:
         if pretrained and self.bundle is not None and self.bundle.codec_identity.get("weights") != "pretrained":
             rebuild = ("\n\n**Pretrained EnCodec weights are available**: start a run on the demo dataset to rebuild the "
                        "demo checkpoint with them (encode + train, with progress), then use its best.pt for generation.")
+        s = self.settings
+        if not s.training_enabled:
+            return "**Training is switched off on this server** (`EMOVAE_TRAINING=off`); generation and the other tabs work."
+        limits = [f"one run per session every {s.training_cooldown_s:g} s"] if s.training_cooldown_s > 0 else []
+        if s.max_training_work:
+            limits.append(f"at most {s.max_training_work:,} epochs × chunks per run")
+        limit_text = f" This server allows {' and '.join(limits)}." if limits else ""
         return ("Train a new VAE in the background on the dataset open in the Dataset tab (the demo dataset by "
                 f"default). Its chunks are encoded once with {codec}. Only your browser session can see or stop "
-                "your run; each run writes to a new folder, and its checkpoints appear below for generation." + rebuild)
+                "your run; each run writes to a new folder, and its checkpoints appear below for generation."
+                + limit_text + rebuild)
 
     def start_training(self, owner: str, epochs, batch_size, learning_rate, beta, latent_dim, dataset_key: str = "",
-                       progress: Progress | None = None) -> RunState:
-        """Start a background run for ``owner`` on the session's open dataset (the demo by default)."""
+                       progress: Progress | None = None, *, session_open: bool = True) -> RunState:
+        """Start a background run for ``owner`` on the session's open dataset (the demo by default).
+
+        ``session_open`` is whether this session was opened by a page load (or ``/open_session``):
+        a bare API call gets a throwaway session, and its run could be neither watched nor stopped.
+        """
         from emovae.app.train_launch import TrainingRequest, make_launch
 
+        if not self.settings.training_enabled:
+            raise RunAccessError("training is switched off on this server (EMOVAE_TRAINING=off)")
         request = TrainingRequest.checked(epochs, batch_size, learning_rate, beta, latent_dim)
+        if not session_open:
+            raise RunAccessError("a training run needs a session that can watch and stop it: start it from the "
+                                 "app page's Training tab (API clients: call /open_session first, in the same session)")
         view = self.dataset_view(dataset_key) if dataset_key else self.demo_view(progress)
+        work, cap = request.epochs * len(view.chunks), self.settings.max_training_work
+        if cap and work > cap:
+            raise ValueError(f"epochs × chunks = {request.epochs} × {len(view.chunks)} = {work:,} is more than this server "
+                             f"allows per run ({cap:,}, EMOVAE_TRAINING_MAX_WORK); use at most "
+                             f"{max(cap // max(len(view.chunks), 1), 0)} epochs on this dataset")
         return self.runs.start(owner, make_launch(request, view, self.settings.cache_dir), total_epochs=request.epochs)

@@ -21,6 +21,18 @@ def on_spaces() -> bool:
     return bool(os.environ.get("SPACE_ID"))
 
 
+def _env_switch(name: str, default: bool) -> bool:
+    """``on``/``off`` (also 1/0, true/false, yes/no) from the environment; anything else is refused by name."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("on", "1", "true", "yes"):
+        return True
+    if value in ("off", "0", "false", "no"):
+        return False
+    raise ValueError(f"{name}={os.environ[name]!r}: use on or off")
+
+
 def _env_path(name: str, default: Path) -> Path:
     value = os.environ.get(name)
     return Path(value).expanduser().resolve() if value else default.resolve()
@@ -46,6 +58,10 @@ class AppSettings:
     concurrency_limit: int = 2
     max_queue_size: int = 32
     max_parallel_runs: int = 1
+    # a shared host can switch training off or limit it: one slot is easy to hold otherwise
+    training_enabled: bool = True  # EMOVAE_TRAINING=on|off
+    training_cooldown_s: float = 0.0  # EMOVAE_TRAINING_COOLDOWN_S: wait after a session's run ends
+    max_training_work: int | None = None  # EMOVAE_TRAINING_MAX_WORK: cap on epochs x chunks per run
     hosted: bool = False
     extra_data_roots: tuple[Path, ...] = field(default_factory=tuple)
 
@@ -87,5 +103,8 @@ class AppSettings:
             max_upload_mb=int(os.environ.get("EMOVAE_MAX_UPLOAD_MB", cls.max_upload_mb)),
             max_analysed_seconds=float(os.environ.get("EMOVAE_MAX_ANALYSED_SECONDS", cls.max_analysed_seconds)),
             concurrency_limit=int(os.environ.get("EMOVAE_CONCURRENCY", cls.concurrency_limit)),
+            training_enabled=_env_switch("EMOVAE_TRAINING", cls.training_enabled),
+            training_cooldown_s=float(os.environ.get("EMOVAE_TRAINING_COOLDOWN_S", cls.training_cooldown_s)),
+            max_training_work=int(os.environ["EMOVAE_TRAINING_MAX_WORK"]) if os.environ.get("EMOVAE_TRAINING_MAX_WORK") else None,
             hosted=hosted,
         )
