@@ -74,7 +74,8 @@ def session_of(request: gr.Request | None) -> str:
 def build_app(ctx: AppContext) -> gr.Blocks:
     """Build the four tabs; the Generate tab opens first, already holding a rendered clip."""
     first = ctx.first_clip()
-    with gr.Blocks(title="emovae — emotion-conditioned music") as demo:
+    # delete_cache: every response leaves its WAV/PNG (and every upload its file) in Gradio's cache
+    with gr.Blocks(title="emovae — emotion-conditioned music", delete_cache=ctx.settings.delete_cache) as demo:
         checkpoint = gr.State(ctx.default_checkpoint_label())  # per session: which VAE generates
         dataset_key = gr.State("")  # per session: the dataset opened in the Dataset tab
         gr.Markdown("# emovae — music from an emotion\n" + ctx.status_markdown())

@@ -7,6 +7,7 @@ validation and security, not the model's quality.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -32,23 +33,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
+@contextlib.contextmanager
+def running_app(tmp_path_factory, **overrides):
+    """The app on a free loopback port; (client, context, its folder)."""
     import app as app_module
 
     tmp = tmp_path_factory.mktemp("app")
     bundle_dir, cache_dir = shared_tiny_bundle(tmp_path_factory)
     settings = AppSettings(port=free_port(), bundle_dir=bundle_dir, checkpoints_dir=tmp / "checkpoints",
-                           data_dir=tmp / "data", cache_dir=cache_dir, max_analysed_seconds=4.0)
+                           data_dir=tmp / "data", cache_dir=cache_dir, max_analysed_seconds=4.0, **overrides)
     (tmp / "checkpoints").mkdir()
     (tmp / "data").mkdir()
     demo, ctx = app_module.create_app(settings)
     kwargs = app_module.launch_kwargs(settings)
     demo.launch(prevent_thread_lock=True, quiet=True, **kwargs)
     try:
-        yield Client(f"http://127.0.0.1:{settings.port}/", verbose=False), ctx, tmp
+        yield Client(f"http://127.0.0.1:{settings.port}/", verbose=False), ctx, tmp, demo
     finally:
         demo.close()
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    with running_app(tmp_path_factory) as (client, ctx, tmp, _demo):
+        yield client, ctx, tmp
 
 
 def generate(client, valence, arousal, seconds=2, seed=0, renderer="synth", mode="single emotion", end=(0.5, 0.5)):
@@ -315,3 +323,17 @@ def test_training_values_out_of_range_are_refused(app):
     client.predict(api_name="/open_session")
     with pytest.raises(AppError, match="learning_rate|maximum"):
         client.predict(2, 8, 5.0, 0.5, 8, api_name="/start_training")
+
+
+def test_gradio_cache_files_are_deleted_once_old(tmp_path_factory):
+    import time
+
+    with running_app(tmp_path_factory, cache_max_age_s=2) as (client, ctx, _tmp, demo):
+        for seed in range(4):
+            generate(client, 0.5, 0.5, seed=seed)
+        created = set().union(*demo.temp_file_sets)
+        assert len([f for f in created if f.endswith(".wav")]) >= 4  # each response left its WAV in the cache
+        time.sleep(2 + 1 + 1.5)  # age, one sweep period, slack
+        initial_values = set().union(*(getattr(block, "keep_in_cache", set()) for block in demo.blocks.values()))
+        assert [f for f in created - initial_values if os.path.exists(f)] == []  # the page's first clip stays
+        assert sf.read(generate(client, 0.5, 0.5)[0])[0].size == 2 * 24_000  # still serving

@@ -129,3 +129,25 @@ def test_training_switch_and_limits_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("EMOVAE_TRAINING", "sometimes")
     with pytest.raises(ValueError, match="EMOVAE_TRAINING='sometimes': use on or off"):
         AppSettings.from_env()
+
+
+def test_only_the_newest_run_folders_are_kept(tmp_path):
+    (tmp_path / "20000101-000000-0ld0ld00").mkdir()  # a run left by an earlier app process
+    runs = TrainingRuns(tmp_path, max_parallel=1, keep_runs=2)
+    states = []
+    for _ in range(4):
+        states.append(runs.start("alice", fake_training(1), total_epochs=1))
+        runs.wait(states[-1].run_id, 5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(s.run_id for s in states[-2:])
+
+
+def test_the_generated_clips_folder_stays_small(tmp_path):
+    from emovae.app.generation import KEEP_CLIPS, prune
+    from emovae.app.settings import AppSettings
+
+    for index in range(KEEP_CLIPS + 10):
+        (tmp_path / f"emovae-calm-{index:04d}.wav").write_bytes(b"x")
+    prune(tmp_path)
+    assert len(list(tmp_path.glob("emovae-*.wav"))) == KEEP_CLIPS
+    longest_clip_bytes = AppSettings().max_generate_seconds * 24_000 * 2 + 44  # 16-bit mono WAV
+    assert KEEP_CLIPS * longest_clip_bytes < 64 * 2**20  # the folder's worst case

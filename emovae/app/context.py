@@ -85,7 +85,7 @@ class AppContext:
         self.bundle_error = bundle_error
         self.clips_dir = Path(tempfile.gettempdir()) / "emovae-app" / "clips"  # Gradio may serve files from temp
         self.runs = TrainingRuns(settings.runs_dir, max_parallel=settings.max_parallel_runs,
-                                 cooldown_s=settings.training_cooldown_s)
+                                 cooldown_s=settings.training_cooldown_s, keep_runs=settings.max_kept_runs)
         self._datasets: dict[str, DatasetView] = {}
         self._lock = threading.Lock()
         self._codec = CodecStatus(False, "no codec", "no demo bundle")

@@ -62,6 +62,10 @@ class AppSettings:
     training_enabled: bool = True  # EMOVAE_TRAINING=on|off
     training_cooldown_s: float = 0.0  # EMOVAE_TRAINING_COOLDOWN_S: wait after a session's run ends
     max_training_work: int | None = None  # EMOVAE_TRAINING_MAX_WORK: cap on epochs x chunks per run
+    # bounded disk: every response leaves files in Gradio's cache (clips, images, uploads) and every
+    # run a folder of checkpoints; both are deleted once old
+    cache_max_age_s: int = 3600  # EMOVAE_CACHE_MAX_AGE_S: Gradio cache files older than this are deleted
+    max_kept_runs: int = 20  # EMOVAE_MAX_KEPT_RUNS: finished run folders kept (the oldest go first)
     hosted: bool = False
     extra_data_roots: tuple[Path, ...] = field(default_factory=tuple)
 
@@ -82,6 +86,12 @@ class AppSettings:
     def checkpoint_roots(self) -> tuple[Path, ...]:
         """Folders a typed checkpoint may point into: the shipped ones and this app's own runs."""
         return (self.checkpoints_dir, self.runs_dir)
+
+    @property
+    def delete_cache(self) -> tuple[int, int]:
+        """``gr.Blocks(delete_cache=(every, age))``: sweep at least twice per ``cache_max_age_s``, at most every 10 min."""
+        age = max(1, int(self.cache_max_age_s))
+        return max(1, min(600, age // 2)), age
 
     @property
     def max_file_size(self) -> str:
@@ -106,5 +116,7 @@ class AppSettings:
             training_enabled=_env_switch("EMOVAE_TRAINING", cls.training_enabled),
             training_cooldown_s=float(os.environ.get("EMOVAE_TRAINING_COOLDOWN_S", cls.training_cooldown_s)),
             max_training_work=int(os.environ["EMOVAE_TRAINING_MAX_WORK"]) if os.environ.get("EMOVAE_TRAINING_MAX_WORK") else None,
+            cache_max_age_s=int(os.environ.get("EMOVAE_CACHE_MAX_AGE_S", cls.cache_max_age_s)),
+            max_kept_runs=int(os.environ.get("EMOVAE_MAX_KEPT_RUNS", cls.max_kept_runs)),
             hosted=hosted,
         )

@@ -11,11 +11,13 @@ the preparation before the first epoch (chunking, encoding).
 Stop works in every phase: the training loop honours ``stop_event`` between steps, and the
 preparation's progress hook raises :class:`RunStopped` once Stop was pressed, so an encoding run
 frees the slot at its next batch instead of finishing first. On a shared host ``cooldown_s``
-keeps one session from holding the slot back to back.
+keeps one session from holding the slot back to back, and only the newest ``keep_runs`` finished
+run folders are kept, so runs cannot fill the disk.
 """
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 import uuid
@@ -107,10 +109,11 @@ def _is_number(value: Any) -> bool:
 class TrainingRuns:
     """Registry of background runs with per-session ownership and a global concurrency cap."""
 
-    def __init__(self, runs_dir: Path, max_parallel: int = 1, cooldown_s: float = 0.0) -> None:
+    def __init__(self, runs_dir: Path, max_parallel: int = 1, cooldown_s: float = 0.0, keep_runs: int = 20) -> None:
         self.runs_dir = Path(runs_dir)
         self.max_parallel = max_parallel
         self.cooldown_s = cooldown_s
+        self.keep_runs = keep_runs
         self._runs: dict[str, RunState] = {}
         self._threads: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
@@ -132,6 +135,7 @@ class TrainingRuns:
                 raise RunBusyError(
                     f"{len(active)} training run(s) already in progress on this server (limit {self.max_parallel}); try again later"
                 )
+            self._prune(keep=self.keep_runs - 1)  # room for the new one
             run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:8]
             state = RunState(run_id=run_id, owner=owner, run_dir=self.runs_dir / run_id, total_epochs=total_epochs)
             state.run_dir.mkdir(parents=True, exist_ok=False)  # a fresh folder: nothing to overwrite
@@ -140,6 +144,14 @@ class TrainingRuns:
             self._threads[run_id] = thread
         thread.start()
         return state
+
+    def _prune(self, keep: int) -> None:
+        """Delete the oldest run folders beyond ``keep`` (never an active run's; earlier processes' count too)."""
+        active = {r.run_dir for r in self._runs.values() if r.active}
+        folders = sorted((p for p in self.runs_dir.glob("*") if p.is_dir() and p not in active),
+                         key=lambda p: p.stat().st_mtime)
+        for old in folders[: max(len(folders) - max(keep, 0), 0)]:
+            shutil.rmtree(old, ignore_errors=True)
 
     def _work(self, state: RunState, launch: Launch) -> None:
         state.status = "running"
