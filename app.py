@@ -18,6 +18,7 @@ import gradio as gr
 
 from emovae.app import figures
 from emovae.app.context import AppContext
+from emovae.app.paths import public_text
 from emovae.app.settings import AppSettings
 from emovae.emotion import PRESETS
 
@@ -37,7 +38,7 @@ def user_errors(fn: Callable) -> Callable:
         except gr.Error:
             raise
         except (ValueError, LookupError, FileNotFoundError, PermissionError, RuntimeError) as exc:
-            raise gr.Error(str(exc).strip("'\""), print_exception=False) from None
+            raise gr.Error(public_text(str(exc)).strip("'\""), print_exception=False) from None
 
     return wrapper
 
@@ -168,7 +169,7 @@ def _dataset_tab(ctx: AppContext, dataset_key: gr.State, tab: gr.Tab) -> None:
     gr.Markdown(
         "Songs (static labels) and their chunks (dynamic labels where DEAM has per-second ratings). "
         f"`demo` is the bundled demo dataset (regenerated on first use); a DEAM folder must lie inside "
-        f"`{ctx.settings.data_dir}`."
+        f"`data/` (`EMOVAE_DATA_DIR`)."
     )
     with gr.Row():
         root = gr.Textbox(value="demo", label="Dataset root", scale=4)
@@ -248,13 +249,13 @@ def _training_tab(ctx: AppContext, checkpoint: gr.State, dataset_key: gr.State) 
 
     def poll(rid, request: gr.Request):
         view = ctx.run_view(rid, session_of(request))
-        return (view.markdown, view.percent, figures.training_curves(view.history),
+        return (public_text(view.markdown), view.percent, figures.training_curves(view.history),
                 gr.Dropdown(choices=ctx.checkpoint_choices(session_of(request))), gr.Timer(active=view.active))
 
     @user_errors
     def use_checkpoint(choice, text, request: gr.Request):
         label = ctx.select_checkpoint(choice, text, session_of(request))
-        return label, f"Generating with **{label}**."
+        return label, f"Generating with **{public_text(label)}**."
 
     start.click(start_run, [epochs, batch_size, learning_rate, beta, latent_dim, dataset_key, session_open], [run_id, status, timer],
                 api_name="start_training", concurrency_id="training", preprocess=False)

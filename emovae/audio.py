@@ -51,7 +51,8 @@ def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, max_seco
                 warnings.simplefilter("ignore")
                 audio, native_rate = librosa.load(file, sr=None, mono=True, duration=max_seconds)
         except Exception as exc:
-            raise AudioLoadError(f"{file}: cannot decode audio ({sf_error}; {type(exc).__name__}: {exc})") from None
+            raise AudioLoadError(f"{file}: corrupt or not audio; cannot decode it (libsndfile: {_sf_reason(sf_error)}; "
+                                 f"fallback decoder: {type(exc).__name__}{': ' + str(exc) if str(exc) else ''})") from None
     if audio.size == 0:
         raise AudioLoadError(f"{file}: audio file decodes to zero samples")
     if not np.all(np.isfinite(audio)):
@@ -63,6 +64,12 @@ def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, max_seco
         # soxr "HQ" is what librosa's res_type="soxr_hq" calls, without importing librosa.
         audio = soxr.resample(audio, native_rate, sample_rate, quality="HQ")
     return np.ascontiguousarray(audio, dtype=np.float32)
+
+
+def _sf_reason(error: Exception) -> str:
+    """libsndfile's reason, minus its misleading "does not exist ... (possibly a pipe?)" for unknown formats."""
+    text = str(error)
+    return "format not recognised" if "not a regular file" in text else text
 
 
 def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:

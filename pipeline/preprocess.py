@@ -48,6 +48,8 @@ def print_summary(result: PreprocessResult) -> None:
             f"  {chunk_set.chunk_seconds} s: {chunk_set.n_chunks} chunks from {chunk_set.n_songs} songs "
             f"{chunk_set.label_sources} -> {chunk_set.metadata_csv}"
         )
+    for warning in result.warnings:
+        print(f"  warning: {warning}")
     _print_some("problem(s)", [str(item) for item in result.skipped])
     _print_some("annotation row(s) skipped", result.load_issues)
     if result.plots:

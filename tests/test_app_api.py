@@ -233,6 +233,19 @@ def test_dataset_tab_opens_the_demo_and_refuses_paths_outside(app):
             client.predict(text, 5, api_name="/open_dataset")
 
 
+def test_visitors_see_paths_relative_to_the_configured_roots_and_an_empty_root_is_the_demo(app):
+    client, ctx, tmp = app
+    with pytest.raises(AppError) as info:
+        client.predict("no-such-dataset", 5, api_name="/open_dataset")
+    message = str(info.value)
+    assert "does not exist inside data" in message
+    for folder in (tmp, ctx.settings.cache_dir, ctx.settings.data_dir):
+        assert str(folder) not in message
+    summary = client.predict("", 5, api_name="/open_dataset")[0]
+    assert summary.startswith("**demo**") and "****" not in summary
+    assert str(ctx.settings.cache_dir) not in summary
+
+
 def test_checkpoint_paths_are_confined(app):
     client, _, tmp = app
     outside = tmp / "elsewhere.pt"

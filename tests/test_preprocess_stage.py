@@ -162,7 +162,8 @@ def test_corrupt_missing_and_unannotated_songs_are_skipped_and_reported(demo, tm
         for item in json.loads((formats.chunks_dir(out, 5) / "metadata.json").read_text())["skipped"]
     }
     assert set(reasons) == {corrupt, missing, 1999}
-    assert f"{corrupt}.mp3" in reasons[corrupt] and "cannot decode" in reasons[corrupt]
+    assert f"{corrupt}.mp3" in reasons[corrupt] and "corrupt or not audio" in reasons[corrupt]
+    assert "possibly a pipe" not in reasons[corrupt]  # libsndfile's misleading words for an unknown format
     assert f"{missing}.mp3" in reasons[missing] and "not found" in reasons[missing]
     assert "no static or dynamic annotation" in reasons[1999]
     assert all(f"song {song_id}" in printed for song_id in reasons)
@@ -285,6 +286,30 @@ def test_a_run_waits_while_an_earlier_runs_workers_still_write(demo, tmp_path):
             run_preprocess(_config(demo, out))
         assert main(["--data", str(demo), "--out", str(out), "--workers", "1", "--no-plots"]) == 2
     assert run_preprocess(_config(demo, out)).ok
+
+
+def test_a_missing_dynamic_file_is_warned_about_by_name_and_count(demo, tmp_path, capsys):
+    arousal = next(demo.rglob("arousal.csv"))
+    valence = next(demo.rglob("valence.csv"))
+    rated = len(valence.read_text().splitlines()) - 1
+    arousal.unlink()
+    out = tmp_path / "out"
+    assert main(["--data", str(demo), "--out", str(out), "--workers", "1", "--no-plots"]) == 0
+    printed = capsys.readouterr().out
+    assert f"warning: arousal.csv not found (looked for {arousal})" in printed
+    assert f"the per-second ratings of {rated} song(s) cannot be used" in printed
+    meta = json.loads((formats.chunks_dir(out, 5) / "metadata.json").read_text())
+    assert len(meta["warnings"]) == 1 and "arousal.csv" in meta["warnings"][0]
+    assert meta["counts"]["label_sources"] == {"static": meta["counts"]["chunks"]}  # what the warning explains
+
+
+def test_a_rerun_removes_temporary_files_a_killed_run_left_in_plots(demo, tmp_path):
+    out = tmp_path / "out"
+    stale = out / "plots" / ".va_static.png.k1ll3d.png.tmp"  # what atomic_path leaves when SIGKILLed mid-write
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"half a png")
+    assert run_preprocess(_config(demo, out)).ok
+    assert not stale.exists()
 
 
 def test_config_rejects_meaningless_settings(tmp_path):

@@ -22,7 +22,7 @@ from emovae.app import figures
 from emovae.app.bundle import BundleMissingError, DemoBundle, ensure_demo_dataset, load_bundle
 from emovae.app.dataset import DatasetView, prepare_dataset
 from emovae.app.generation import GeneratedClip, build_request, generate_clip
-from emovae.app.paths import resolve_checkpoint, resolve_dataset_root
+from emovae.app.paths import public_text, register_public_names, resolve_checkpoint, resolve_dataset_root
 from emovae.app.training import RunAccessError, RunState, TrainingRuns
 from emovae.audio import SAMPLE_RATE, load_audio
 from emovae.checks import choice_of, text_value
@@ -81,6 +81,7 @@ class AppContext:
 
     def __init__(self, settings, bundle: DemoBundle | None, bundle_error: str | None) -> None:
         self.settings = settings
+        register_public_names(settings.public_names)
         self.bundle = bundle
         self.bundle_error = bundle_error
         self.clips_dir = Path(tempfile.gettempdir()) / "emovae-app" / "clips"  # Gradio may serve files from temp
@@ -196,7 +197,7 @@ class AppContext:
         image = figures.render_emotion_map(
             marker=None if clip.end else clip.emotion, trajectory=(clip.emotion, clip.end) if clip.end else None
         )
-        return str(clip.path), str(clip.path), clip.markdown(), image
+        return str(clip.path), str(clip.path), public_text(clip.markdown()), image
 
     def first_clip(self) -> GeneratedClip | None:
         """The clip the first screen opens with, so the page plays music before any click."""

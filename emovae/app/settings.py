@@ -88,6 +88,12 @@ class AppSettings:
         return (self.checkpoints_dir, self.runs_dir)
 
     @property
+    def public_names(self) -> dict[Path, str]:
+        """What visitors see instead of each folder's absolute server path."""
+        return {self.data_dir: "data", self.checkpoints_dir: "checkpoints", self.cache_dir: "app-cache",
+                self.bundle_dir: "demo-bundle", REPO_ROOT: "emovae"}
+
+    @property
     def delete_cache(self) -> tuple[int, int]:
         """``gr.Blocks(delete_cache=(every, age))``: sweep at least twice per ``cache_max_age_s``, at most every 10 min."""
         age = max(1, int(self.cache_max_age_s))

@@ -115,6 +115,7 @@ class PreprocessResult:
     chunk_sets: dict[int, ChunkSet]
     skipped: list[SkippedSong] = field(default_factory=list)
     load_issues: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # whole-file annotation problems (see DeamDataset)
     plots: list[Path] = field(default_factory=list)
 
     @property
@@ -233,8 +234,8 @@ def _run_locked(config: PreprocessConfig, dataset: DeamDataset, workers_lock: Pa
     """The stage's work, while this process alone may write to ``config.out_dir``."""
     annotations = AnnotationIndex(dataset.static, dataset.dynamic)
     song_ids = dataset.song_ids()[: config.limit]
-    for seconds in config.chunk_seconds:
-        _remove_stale_temp_files(formats.chunks_dir(config.out_dir, seconds))
+    for folder in [formats.chunks_dir(config.out_dir, s) for s in config.chunk_seconds] + [config.out_dir / "plots"]:
+        _remove_stale_temp_files(folder)
     tasks, resumed, skipped = _plan(config, dataset, annotations, song_ids)
 
     total, done = len(song_ids), len(song_ids) - len(tasks)
@@ -278,6 +279,7 @@ def _run_locked(config: PreprocessConfig, dataset: DeamDataset, workers_lock: Pa
         chunk_sets=chunk_sets,
         skipped=skipped,
         load_issues=[str(issue) for issue in dataset.issues],
+        warnings=list(dataset.warnings),
         plots=plots,
     )
 
@@ -395,10 +397,13 @@ def _read_record(chunks_dir: Path, song_id: int) -> dict | None:
     return record if isinstance(record, dict) and required <= record.keys() else None
 
 
-def _remove_stale_temp_files(chunks_dir: Path) -> None:
-    """A killed run (SIGKILL) can leave ``.<name>.tmp`` files from atomic writes; they are never valid."""
-    if chunks_dir.is_dir():
-        for stale in chunks_dir.rglob(".*.tmp"):
+def _remove_stale_temp_files(folder: Path) -> None:
+    """A killed run (SIGKILL) can leave ``.<name>.tmp`` files from atomic writes; they are never valid.
+
+    Safe only under :func:`exclusive_run`: no other run can be writing them.
+    """
+    if folder.is_dir():
+        for stale in folder.rglob(".*.tmp"):
             stale.unlink(missing_ok=True)
 
 
@@ -480,6 +485,7 @@ def _write_metadata(
             "rows": table.to_dict(orient="records"),
             "skipped": [asdict(item) for item in relevant],
             "annotation_issues": [str(issue) for issue in dataset.issues],
+            "warnings": list(dataset.warnings),
         },
     )
     return ChunkSet(seconds, chunks_dir, csv_path, json_path, len(table), int(table["song_id"].nunique()), sources)
