@@ -312,12 +312,36 @@ def test_a_rerun_removes_temporary_files_a_killed_run_left_in_plots(demo, tmp_pa
     assert not stale.exists()
 
 
+def test_label_choices_are_recorded_and_the_calibrated_fallback_moves_only_static_chunks(demo, tmp_path):
+    raw = run_preprocess(_config(demo, tmp_path / "raw"))
+    meta = json.loads(raw.chunk_sets[5].metadata_json.read_text())["labels"]
+    assert (meta["label_shift_s"], meta["static_fallback"]) == (0.0, "raw")
+    assert meta["static_offset_applied"] == {"valence": 0.0, "arousal": 0.0}
+    offsets = meta["static_vs_dynamic_offset"]
+    assert offsets["songs"] == N_SONGS and offsets["valence"]["mean_abs"] >= abs(offsets["valence"]["mean"])
+
+    calibrated = run_preprocess(_config(demo, tmp_path / "calibrated", static_fallback="calibrated"))
+    before, after = (pd.read_csv(r.chunk_sets[5].metadata_csv) for r in (raw, calibrated))
+    static = before.label_source == "static"
+    assert static.any() and (~static).any()
+    pd.testing.assert_frame_equal(before[~static], after[~static])
+    shift = np.clip(before.loc[static, "valence"] + offsets["valence"]["mean"], 0, 1)
+    np.testing.assert_allclose(after.loc[static, "valence"], shift)
+    recorded = json.loads(calibrated.chunk_sets[5].metadata_json.read_text())["labels"]
+    assert recorded["static_fallback"] == "calibrated"
+    assert recorded["static_offset_applied"]["valence"] == pytest.approx(offsets["valence"]["mean"])
+
+
 def test_config_rejects_meaningless_settings(tmp_path):
     with pytest.raises(ValueError, match="chunk_seconds"):
         PreprocessConfig(tmp_path, chunk_seconds=())
     with pytest.raises(ValueError, match="workers"):
         PreprocessConfig(tmp_path, workers=0)
     assert PreprocessConfig(tmp_path, chunk_seconds=(10, 5, 5)).chunk_seconds == (5, 10)
+    with pytest.raises(ValueError, match=r"label_shift_s=-1 .*\[0, 10\]"):
+        PreprocessConfig(tmp_path, label_shift_s=-1)
+    with pytest.raises(ValueError, match="static_fallback='smart'"):
+        PreprocessConfig(tmp_path, static_fallback="smart")
 
 
 def test_short_songs_unlabelled_windows_and_bad_csv_rows_reach_the_report(demo, tmp_path):

@@ -35,7 +35,9 @@ from tqdm.auto import tqdm
 from emovae import formats
 from emovae.audio import SAMPLE_RATE, AudioLoadError, load_audio, write_wav
 from emovae.data.deam import DeamDataset, load_deam
-from emovae.data.labels import AnnotationIndex, chunk_windows, label_window
+from emovae.checks import choice_of, number_in_range
+from emovae.data.labels import (AnnotationIndex, LabelPolicy, chunk_windows, label_window, offset_summary,
+                                static_dynamic_offsets)
 from emovae.data.run_lock import exclusive_run, init_worker
 from emovae.io import read_json, write_csv, write_json
 
@@ -43,6 +45,8 @@ ProgressCallback = Callable[[int, int, str], None]
 RECORDS_DIR = "song_records"  # inside each chunks_<S>s/ folder: one JSON per finished song
 RECORD_VERSION = 1
 _WORKER_PRELOAD = ["librosa.core.audio"]  # what load_audio's first resample would import lazily
+STATIC_FALLBACKS = ("raw", "calibrated")  # see emovae.data.labels.LabelPolicy
+MAX_LABEL_SHIFT_S = 10.0
 
 
 class PreprocessConfigError(ValueError):
@@ -61,6 +65,9 @@ class PreprocessConfig:
     sample_rate: int = SAMPLE_RATE
     make_plots: bool = True
     show_progress: bool = True
+    # label choices (emovae.data.labels.LabelPolicy); the defaults keep the labels as they always were
+    label_shift_s: float = 0.0  # rater lag of the dynamic ratings; about 3 s suits the real DEAM
+    static_fallback: str = "raw"  # or "calibrated": shift static fallbacks by the mean dynamic - static offset
 
     def __post_init__(self) -> None:
         self.data_root, self.out_dir = Path(self.data_root), Path(self.out_dir)
@@ -73,6 +80,12 @@ class PreprocessConfig:
             raise PreprocessConfigError(f"workers={self.workers}: need at least 1")
         if self.limit is not None and self.limit < 1:
             raise PreprocessConfigError(f"limit={self.limit}: need at least 1 song")
+        self.label_shift_s = number_in_range(self.label_shift_s, "label_shift_s", 0.0, MAX_LABEL_SHIFT_S,
+                                             error=PreprocessConfigError)
+        try:
+            self.static_fallback = choice_of(self.static_fallback, "static_fallback", STATIC_FALLBACKS)
+        except ValueError as exc:
+            raise PreprocessConfigError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -116,6 +129,7 @@ class PreprocessResult:
     skipped: list[SkippedSong] = field(default_factory=list)
     load_issues: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # whole-file annotation problems (see DeamDataset)
+    labels: dict = field(default_factory=dict)  # the label policy and the static-vs-dynamic offset report
     plots: list[Path] = field(default_factory=list)
 
     @property
@@ -260,12 +274,13 @@ def _run_locked(config: PreprocessConfig, dataset: DeamDataset, workers_lock: Pa
 
         failed = {item.song_id for item in skipped}
         finished = [song_id for song_id in song_ids if song_id not in failed]
+        policy, labels = _label_policy(config, annotations, song_ids)
         static = dataset.static[dataset.static["song_id"].isin(song_ids)]
         chunk_sets, plot_jobs = {}, []
         for seconds in config.chunk_seconds:
-            table, length_skips = build_chunk_table(config, seconds, finished, annotations, dataset)
+            table, length_skips = build_chunk_table(config, seconds, finished, annotations, dataset, policy)
             skipped.extend(length_skips)
-            chunk_sets[seconds] = _write_metadata(config, seconds, table, skipped, dataset, song_ids)
+            chunk_sets[seconds] = _write_metadata(config, seconds, table, skipped, dataset, song_ids, labels)
             if config.make_plots and len(table):
                 plot_jobs += _plot_jobs(config.out_dir, seconds, table, static)
         plots = _render(pool, plot_jobs)
@@ -280,8 +295,21 @@ def _run_locked(config: PreprocessConfig, dataset: DeamDataset, workers_lock: Pa
         skipped=skipped,
         load_issues=[str(issue) for issue in dataset.issues],
         warnings=list(dataset.warnings),
+        labels=labels,
         plots=plots,
     )
+
+
+def _label_policy(config: PreprocessConfig, annotations: AnnotationIndex, song_ids: list[int]) -> tuple[LabelPolicy, dict]:
+    """The labelling choices of this run, and the record of them that goes into ``metadata.json``."""
+    offsets = offset_summary(static_dynamic_offsets(annotations, song_ids))
+    static_offset = (0.0, 0.0)
+    if config.static_fallback == "calibrated" and offsets["songs"]:
+        static_offset = (offsets["valence"]["mean"], offsets["arousal"]["mean"])
+    policy = LabelPolicy(shift_s=config.label_shift_s, static_offset=static_offset)
+    return policy, {"label_shift_s": policy.shift_s, "static_fallback": config.static_fallback,
+                    "static_offset_applied": {"valence": static_offset[0], "arousal": static_offset[1]},
+                    "static_vs_dynamic_offset": offsets}
 
 
 def _plan(
@@ -411,7 +439,8 @@ def _remove_stale_temp_files(folder: Path) -> None:
 
 
 def build_chunk_table(
-    config: PreprocessConfig, seconds: int, song_ids: Iterable[int], annotations: AnnotationIndex, dataset: DeamDataset
+    config: PreprocessConfig, seconds: int, song_ids: Iterable[int], annotations: AnnotationIndex, dataset: DeamDataset,
+    policy: LabelPolicy = LabelPolicy(),
 ) -> tuple[pd.DataFrame, list[SkippedSong]]:
     """Rows of ``metadata.csv`` (CHUNK_COLUMNS) from the song records, labelled from the annotations."""
     chunks_dir = formats.chunks_dir(config.out_dir, seconds)
@@ -428,7 +457,7 @@ def build_chunk_table(
         song = annotations.song(song_id)
         unlabelled = 0
         for index, (start, end) in enumerate(windows):
-            label = label_window(song, start, end)
+            label = label_window(song, start, end, policy)
             if label is None:
                 unlabelled += 1
                 continue
@@ -458,6 +487,7 @@ def _write_metadata(
     skipped: list[SkippedSong],
     dataset: DeamDataset,
     song_ids: list[int],
+    labels: dict,
 ) -> ChunkSet:
     chunks_dir = formats.chunks_dir(config.out_dir, seconds)
     csv_path, json_path = chunks_dir / formats.CHUNK_METADATA_CSV, chunks_dir / formats.CHUNK_METADATA_JSON
@@ -474,6 +504,7 @@ def _write_metadata(
                 "limit": config.limit,
                 "columns": formats.CHUNK_COLUMNS,
             },
+            "labels": labels,
             "counts": {
                 "songs_considered": len(song_ids),
                 "songs_with_chunks": int(table["song_id"].nunique()),
