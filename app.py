@@ -105,7 +105,7 @@ def _generate_tab(ctx: AppContext, checkpoint: gr.State, first) -> gr.Radio:
         with gr.Column(scale=5):
             emotion_map = gr.Image(
                 value=figures.render_emotion_map(marker=(v0, a0)),
-                label="Emotion map — click to set the emotion and generate",
+                label="Emotion map — click to set the emotion and generate (blue box: where real DEAM songs lie)",
                 elem_id="emotion-map", interactive=False, format="png", buttons=[], height=430,
             )
         with gr.Column(scale=6):

@@ -26,6 +26,7 @@ from emovae.app.paths import public_text, register_public_names, resolve_checkpo
 from emovae.app.training import RunAccessError, RunState, TrainingRuns
 from emovae.audio import SAMPLE_RATE, load_audio
 from emovae.checks import choice_of, text_value
+from emovae.emotion import DEAM_STATIC_RANGE
 from emovae.generate.generator import get_generator
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,14 @@ def short_reason(exc: Exception, identity: dict) -> str:
     return f"{name}: {str(exc).splitlines()[0][:160]}"
 
 
+def data_range_note() -> str:
+    """Why the corner presets are extrapolation for a model trained on the real DEAM."""
+    (v0, v1), (a0, a1) = DEAM_STATIC_RANGE["valence"], DEAM_STATIC_RANGE["arousal"]
+    return (f"Real DEAM songs lie in valence {v0:.2f}–{v1:.2f}, arousal {a0:.2f}–{a1:.2f} (5th–95th percentile of its "
+            "static labels; the blue box on the map). The corner presets lie outside it: a model trained on DEAM has "
+            "seen no such music and extrapolates there. The demo dataset covers the whole plane.")
+
+
 class AppContext:
     """Everything the handlers share; create with :meth:`create`."""
 
@@ -121,12 +130,12 @@ class AppContext:
     # ------------------------------------------------------------------ status shown in the header
     def status_markdown(self) -> str:
         if self.bundle is None:
-            return f"⚠️ **No demo checkpoint**: {self.bundle_error}"
+            return f"⚠️ **No demo checkpoint**: {self.bundle_error}\n\n" + data_range_note()
         line = f"Demo checkpoint trained on the bundled demo dataset · codec: {describe_codec(self.bundle.codec_identity)}."
         if self.bundle.codec_identity.get("weights") == "random":
             line += (" No pretrained EnCodec weights are on this machine, so the demo uses a randomly initialised "
                      "EnCodec: the VAE and the pipeline are real, but `neural` audio is not music — use `synth`.")
-        return line
+        return line + "\n\n" + data_range_note()
 
     def renderer_choices(self) -> list[str]:
         return ["synth", "neural"] if self.codec.available else ["synth"]
