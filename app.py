@@ -43,21 +43,27 @@ def user_errors(fn: Callable) -> Callable:
     return wrapper
 
 
-def strict_argument_count(demo: gr.Blocks) -> None:
-    """Refuse an API call with too few or too many values, naming what the endpoint takes.
+def strict_api_inputs(demo: gr.Blocks) -> None:
+    """Refuse an API call with the wrong number of values, or a non-file where a file belongs.
 
-    Gradio itself answers too few with an empty error (``{"error": null}``) and drops extra values
-    silently. A caller sends the visible inputs only (Gradio fills session-state inputs with null
-    before this check) or all of them.
+    Gradio checks both before any handler runs, and answers with an empty error
+    (``{"error": null}``) or, for extra values, drops them silently. A caller sends the visible
+    inputs only (Gradio fills session-state inputs with null before this check) or all of them.
     """
     check = demo.validate_inputs
 
     def validate(block_fn, inputs):
+        endpoint = f"/{block_fn.api_name or block_fn.name}"
         if len(inputs) != len(block_fn.inputs):
             visible = [b for b in block_fn.inputs if not b.stateful]
             names = ", ".join(getattr(b, "label", None) or type(b).__name__ for b in visible)
-            raise gr.Error(f"/{block_fn.api_name or block_fn.name} takes {len(visible)} values [{names}] but got "
-                           f"{len(inputs)}", print_exception=False)
+            raise gr.Error(f"{endpoint} takes {len(visible)} values [{names}] but got {len(inputs)}",
+                           print_exception=False)
+        for block, value in zip(block_fn.inputs, inputs):
+            if isinstance(block, gr.File) and not (value is None or (isinstance(value, dict) and "path" in value)):
+                raise gr.Error(f"{endpoint}: {block.label or 'file'}={value!r} ({type(value).__name__}) must be an "
+                               'uploaded file ({"path": ...} as returned by /upload; gradio_client: handle_file)',
+                               print_exception=False)
         check(block_fn, inputs)
 
     demo.validate_inputs = validate
@@ -320,7 +326,7 @@ def create_app(settings: AppSettings) -> tuple[gr.Blocks, AppContext]:
     """Context + UI + queue (a concurrency cap so several visitors share the CPU fairly)."""
     ctx = AppContext.create(settings)
     demo = build_app(ctx)
-    strict_argument_count(demo)
+    strict_api_inputs(demo)
     demo.queue(max_size=settings.max_queue_size, default_concurrency_limit=settings.concurrency_limit)
     return demo, ctx
 

@@ -167,6 +167,14 @@ def test_raw_training_and_dataset_calls_name_the_bad_field(app):
     assert raw_call(ctx, "generate", [None, *GOOD])[0] == "complete"  # the same route works with good values
 
 
+@pytest.mark.parametrize("value", ["abc", [1], {"a": 1}, True])
+def test_a_non_file_where_the_upload_belongs_is_named(app, value):
+    _, ctx, _ = app
+    event, payload = raw_call(ctx, "analyse_upload", [value])
+    assert event == "error" and payload["error"] is not None
+    assert f"/analyse_upload: Clip={value!r} ({type(value).__name__}) must be an uploaded file" in payload["error"]
+
+
 def test_open_dataset_accepts_every_value_its_api_description_advertises(app):
     import httpx
 
