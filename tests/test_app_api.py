@@ -351,9 +351,11 @@ def test_gradio_cache_files_are_deleted_once_old(tmp_path_factory):
 
     with running_app(tmp_path_factory, cache_max_age_s=2) as (client, ctx, _tmp, demo):
         for seed in range(4):
-            generate(client, 0.5, 0.5, seed=seed)
+            clip = generate(client, 0.5, 0.5, seed=seed)[0]
+        client.predict(handle_file(clip), api_name="/analyse_upload")
         created = set().union(*demo.temp_file_sets)
         assert len([f for f in created if f.endswith(".wav")]) >= 4  # each response left its WAV in the cache
+        assert demo.upload_file_set  # and the upload its file
         time.sleep(2 + 1 + 1.5)  # age, one sweep period, slack
         initial_values = set().union(*(getattr(block, "keep_in_cache", set()) for block in demo.blocks.values()))
         assert [f for f in created - initial_values if os.path.exists(f)] == []  # the page's first clip stays
