@@ -297,6 +297,7 @@ def test_tiny_training_run_end_to_end_and_only_its_owner_controls_it(app):
     assert [row["epoch"] for row in status["history"]] == [1, 2]
     assert {"train_total", "val_total", "train_mse", "val_kl"} <= set(status["history"][0])
     best = next(p for p in status["checkpoints"] if p.endswith("best.pt"))
+    assert best == f"{run_id}/best.pt"  # relative to the runs folder: no server path reaches the visitor
     # the new checkpoint generates music for its owner
     assert "best.pt" in owner.predict(None, best, api_name="/use_checkpoint")
     audio_path, _, info, _ = generate(owner, 0.5, 0.5)

@@ -130,7 +130,7 @@ class AppContext:
     # ------------------------------------------------------------------ status shown in the header
     def status_markdown(self) -> str:
         if self.bundle is None:
-            return f"⚠️ **No demo checkpoint**: {self.bundle_error}\n\n" + data_range_note()
+            return f"⚠️ **No demo checkpoint**: {public_text(str(self.bundle_error))}\n\n" + data_range_note()
         line = f"Demo checkpoint trained on the bundled demo dataset · codec: {describe_codec(self.bundle.codec_identity)}."
         if self.bundle.codec_identity.get("weights") == "random":
             line += (" No pretrained EnCodec weights are on this machine, so the demo uses a randomly initialised "
@@ -163,8 +163,8 @@ class AppContext:
         root = self.settings.checkpoints_dir
         if root.is_dir():
             choices += [str(p.relative_to(root)) for p in sorted(root.rglob("*.pt")) if self.bundle is None or p != self.bundle.vae_path]
-        for state in self.runs.owned_by(owner):
-            choices += [str(p) for p in state.checkpoints()]
+        for state in self.runs.owned_by(owner):  # relative to the runs folder, a checkpoint root
+            choices += [str(p.relative_to(self.settings.runs_dir)) for p in state.checkpoints()]
         return choices
 
     def select_checkpoint(self, choice: str | None, typed: str | None, owner: str) -> str:
@@ -314,7 +314,8 @@ class AppContext:
     def run_status_api(self, run_id: str, owner: str) -> dict:
         state: RunState = self.runs.get(run_id, owner)
         return {"run_id": state.run_id, "status": state.status, "epoch": state.epoch, "total_epochs": state.total_epochs,
-                "history": state.history, "error": state.error, "checkpoints": [str(p) for p in state.checkpoints()]}
+                "history": state.history, "error": state.error and public_text(state.error),
+                "checkpoints": [str(p.relative_to(self.settings.runs_dir)) for p in state.checkpoints()]}
 
     def training_intro_markdown(self) -> str:
         from emovae.app.train_launch import training_codec_weights
