@@ -17,12 +17,12 @@ from typing import Any, Callable
 import gradio as gr
 
 from emovae.app import figures
-from emovae.app.context import AppContext
+from emovae.app.context import CHUNK_SECONDS, SINGLE_MODE, TRAJECTORY_MODE, AppContext
 from emovae.app.paths import public_text
 from emovae.app.settings import AppSettings
 from emovae.emotion import PRESETS
 
-MODES = ["single emotion", "trajectory A → B"]
+MODES = [SINGLE_MODE, TRAJECTORY_MODE]
 # The browser's own <audio> player: light, accessible, and our plot already shows waveform + spectrogram.
 NATIVE_PLAYER = gr.WaveformOptions(show_recording_waveform=False)
 CSS = "#emotion-map img, #chunk-map img, #upload-map img {cursor: crosshair;}"
@@ -179,7 +179,7 @@ def _dataset_tab(ctx: AppContext, dataset_key: gr.State, tab: gr.Tab) -> None:
     )
     with gr.Row():
         root = gr.Textbox(value="demo", label="Dataset root", scale=4)
-        chunk_seconds = gr.Radio([5, 10], value=ctx.bundle_chunk_seconds(), label="Chunk length (s)", scale=2)
+        chunk_seconds = gr.Radio(list(CHUNK_SECONDS), value=ctx.bundle_chunk_seconds(), label="Chunk length (s)", scale=2)
         open_button = gr.Button("Open dataset", variant="primary", scale=1)
     summary = gr.Markdown()
     with gr.Row():

@@ -251,6 +251,7 @@ def test_visitors_see_paths_relative_to_the_configured_roots_and_an_empty_root_i
         assert str(folder) not in message
     summary = client.predict("", 5, api_name="/open_dataset")[0]
     assert summary.startswith("**demo**") and "****" not in summary
+    assert raw_call(ctx, "open_dataset", [None, 5])[1][1].startswith("**demo**")  # null reads as empty too
     assert str(ctx.settings.cache_dir) not in summary
 
 

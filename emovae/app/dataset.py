@@ -40,11 +40,11 @@ class DatasetView:
     def label_sources(self) -> dict[str, int]:
         return {str(k): int(v) for k, v in self.chunks["label_source"].value_counts().items()} if len(self.chunks) else {}
 
-    def summary_markdown(self, name: str) -> str:
+    def summary_markdown(self, name: str | None) -> str:
         """What the Dataset tab shows; ``name`` is what the visitor typed (empty means the demo)."""
         from emovae.app.paths import public_text
 
-        name = name.strip() or "demo"
+        name = (name or "").strip() or "demo"
         sources = ", ".join(f"{n} {src}" for src, n in self.label_sources.items()) or "none"
         lines = [
             f"**{name}** — {len(self.songs)} songs with static labels, {self.chunks['song_id'].nunique() if len(self.chunks) else 0} "
