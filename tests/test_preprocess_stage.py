@@ -243,6 +243,18 @@ if __name__ == "__main__":
 """
 
 
+def _children(pid: int) -> list[int]:
+    """Direct children of ``pid``, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(") ", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
 def _gone(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")  # a zombie has exited
@@ -257,20 +269,22 @@ def test_sigkilled_run_takes_its_workers_with_it_and_a_concurrent_run_is_refused
     script.write_text(_HANGING_RUN)
     run = subprocess.Popen([sys.executable, str(script), str(demo), str(out)], cwd=REPO, stdout=subprocess.PIPE,
                            text=True, env=os.environ | {"PYTHONPATH": str(REPO)})
-    workers: list[int] = []
+    pool: list[int] = []  # workers, fork server, resource tracker
     try:
-        workers = [int(pid) for pid in run.stdout.readline().split()]
-        assert len(workers) == 2, "the run did not start its two workers"
+        pool = [int(pid) for pid in run.stdout.readline().split()]
+        assert len(pool) == 2, "the run did not start its two workers"
+        pool += _children(run.pid)  # the fork server and the resource tracker: they must go too
+        assert len(pool) == 4, pool
         with pytest.raises(RunLockedError, match=f"another preprocess run \\(pid {run.pid}"):
             run_preprocess(_config(demo, out))  # a second run while the first still writes
         run.send_signal(signal.SIGKILL)
         run.wait(timeout=10)
         deadline = time.monotonic() + 5
-        while not all(map(_gone, workers)) and time.monotonic() < deadline:
+        while not all(map(_gone, pool)) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert [pid for pid in workers if not _gone(pid)] == []  # they used to live on and keep writing
+        assert [pid for pid in pool if not _gone(pid)] == []  # they used to live on (~800 MB) and keep writing
     finally:
-        for pid in [run.pid, *workers]:
+        for pid in [run.pid, *pool]:
             if not _gone(pid):
                 os.kill(pid, signal.SIGKILL)
         run.wait(timeout=10)
