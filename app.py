@@ -17,11 +17,12 @@ from typing import Any, Callable
 import gradio as gr
 
 from emovae.app import figures
-from emovae.app.context import AppContext
+from emovae.app.context import CHUNK_SECONDS, SINGLE_MODE, TRAJECTORY_MODE, AppContext
+from emovae.app.paths import public_text
 from emovae.app.settings import AppSettings
 from emovae.emotion import PRESETS
 
-MODES = ["single emotion", "trajectory A → B"]
+MODES = [SINGLE_MODE, TRAJECTORY_MODE]
 # The browser's own <audio> player: light, accessible, and our plot already shows waveform + spectrogram.
 NATIVE_PLAYER = gr.WaveformOptions(show_recording_waveform=False)
 CSS = "#emotion-map img, #chunk-map img, #upload-map img {cursor: crosshair;}"
@@ -37,9 +38,35 @@ def user_errors(fn: Callable) -> Callable:
         except gr.Error:
             raise
         except (ValueError, LookupError, FileNotFoundError, PermissionError, RuntimeError) as exc:
-            raise gr.Error(str(exc).strip("'\""), print_exception=False) from None
+            raise gr.Error(public_text(str(exc)).strip("'\""), print_exception=False) from None
 
     return wrapper
+
+
+def strict_api_inputs(demo: gr.Blocks) -> None:
+    """Refuse an API call with the wrong number of values, or a non-file where a file belongs.
+
+    Gradio checks both before any handler runs, and answers with an empty error
+    (``{"error": null}``) or, for extra values, drops them silently. A caller sends the visible
+    inputs only (Gradio fills session-state inputs with null before this check) or all of them.
+    """
+    check = demo.validate_inputs
+
+    def validate(block_fn, inputs):
+        endpoint = f"/{block_fn.api_name or block_fn.name}"
+        if len(inputs) != len(block_fn.inputs):
+            visible = [b for b in block_fn.inputs if not b.stateful]
+            names = ", ".join(getattr(b, "label", None) or type(b).__name__ for b in visible)
+            raise gr.Error(f"{endpoint} takes {len(visible)} values [{names}] but got {len(inputs)}",
+                           print_exception=False)
+        for block, value in zip(block_fn.inputs, inputs):
+            if isinstance(block, gr.File) and not (value is None or (isinstance(value, dict) and "path" in value)):
+                raise gr.Error(f"{endpoint}: {block.label or 'file'}={value!r} ({type(value).__name__}) must be an "
+                               'uploaded file ({"path": ...} as returned by /upload; gradio_client: handle_file)',
+                               print_exception=False)
+        check(block_fn, inputs)
+
+    demo.validate_inputs = validate
 
 
 def progress_hook(progress: gr.Progress) -> Callable[[int, int, str], None]:
@@ -54,7 +81,8 @@ def session_of(request: gr.Request | None) -> str:
 def build_app(ctx: AppContext) -> gr.Blocks:
     """Build the four tabs; the Generate tab opens first, already holding a rendered clip."""
     first = ctx.first_clip()
-    with gr.Blocks(title="emovae — emotion-conditioned music") as demo:
+    # delete_cache: every response leaves its WAV/PNG (and every upload its file) in Gradio's cache
+    with gr.Blocks(title="emovae — emotion-conditioned music", delete_cache=ctx.settings.delete_cache) as demo:
         checkpoint = gr.State(ctx.default_checkpoint_label())  # per session: which VAE generates
         dataset_key = gr.State("")  # per session: the dataset opened in the Dataset tab
         gr.Markdown("# emovae — music from an emotion\n" + ctx.status_markdown())
@@ -64,9 +92,11 @@ def build_app(ctx: AppContext) -> gr.Blocks:
             with gr.Tab("Dataset", id="dataset") as dataset_tab:
                 _dataset_tab(ctx, dataset_key, dataset_tab)
             with gr.Tab("Training", id="training"):
-                _training_tab(ctx, checkpoint, dataset_key)
+                session_open = _training_tab(ctx, checkpoint, dataset_key)
             with gr.Tab("Upload", id="upload"):
                 _upload_tab(ctx)
+        # A page load opens the session (API clients call /open_session): only such a session may own a run.
+        demo.load(lambda: True, None, session_open, api_name="open_session", show_progress="hidden")
         # The codec check runs beside start-up; each page learns its outcome when it loads.
         demo.load(lambda: gr.Radio(choices=ctx.renderer_choices(), info=ctx.renderer_note()), None, renderer,
                   api_visibility="private", show_progress="hidden")
@@ -81,7 +111,7 @@ def _generate_tab(ctx: AppContext, checkpoint: gr.State, first) -> gr.Radio:
         with gr.Column(scale=5):
             emotion_map = gr.Image(
                 value=figures.render_emotion_map(marker=(v0, a0)),
-                label="Emotion map — click to set the emotion and generate",
+                label="Emotion map — click to set the emotion and generate (blue box: where real DEAM songs lie)",
                 elem_id="emotion-map", interactive=False, format="png", buttons=[], height=430,
             )
         with gr.Column(scale=6):
@@ -115,7 +145,9 @@ def _generate_tab(ctx: AppContext, checkpoint: gr.State, first) -> gr.Radio:
     run = user_errors(ctx.generate_outputs)
     draw = user_errors(ctx.clip_figure)
 
-    generate.click(run, inputs, outputs, api_name="generate", concurrency_id="generate").then(
+    # preprocess=False: the API's raw values reach the library's checks, which name the field and its range
+    # (the components' own preprocessing would round seed=1.5 to 2, or fail without a message on "abc")
+    generate.click(run, inputs, outputs, api_name="generate", concurrency_id="generate", preprocess=False).then(
         draw, audio, plot, api_visibility="private"
     )
     mode.change(lambda m: gr.Row(visible=m == MODES[1]), mode, end_row, api_visibility="private")
@@ -143,11 +175,11 @@ def _dataset_tab(ctx: AppContext, dataset_key: gr.State, tab: gr.Tab) -> None:
     gr.Markdown(
         "Songs (static labels) and their chunks (dynamic labels where DEAM has per-second ratings). "
         f"`demo` is the bundled demo dataset (regenerated on first use); a DEAM folder must lie inside "
-        f"`{ctx.settings.data_dir}`."
+        f"`data/` (`EMOVAE_DATA_DIR`)."
     )
     with gr.Row():
         root = gr.Textbox(value="demo", label="Dataset root", scale=4)
-        chunk_seconds = gr.Radio([5, 10], value=ctx.bundle_chunk_seconds(), label="Chunk length (s)", scale=2)
+        chunk_seconds = gr.Radio(list(CHUNK_SECONDS), value=ctx.bundle_chunk_seconds(), label="Chunk length (s)", scale=2)
         open_button = gr.Button("Open dataset", variant="primary", scale=1)
     summary = gr.Markdown()
     with gr.Row():
@@ -166,7 +198,7 @@ def _dataset_tab(ctx: AppContext, dataset_key: gr.State, tab: gr.Tab) -> None:
 
     @user_errors
     def open_dataset(text, seconds, progress=gr.Progress()):
-        view, key = ctx.open_dataset(text, int(seconds), progress_hook(progress))
+        view, key = ctx.open_dataset(text, seconds, progress_hook(progress))
         return key, view.summary_markdown(text), ctx.dataset_figure(view), figures.histograms(view.chunks), ctx.chunk_map_image(view)
 
     @user_errors
@@ -178,7 +210,7 @@ def _dataset_tab(ctx: AppContext, dataset_key: gr.State, tab: gr.Tab) -> None:
         return (gr.skip(),) * 5 if key else open_dataset(text, seconds, progress)
 
     open_button.click(open_dataset, [root, chunk_seconds], [dataset_key, summary, va_plot, hist, chunk_map],
-                      api_name="open_dataset", concurrency_id="dataset")
+                      api_name="open_dataset", concurrency_id="dataset", preprocess=False)  # 5 and "5" both valid
     tab.select(open_on_first_visit, [dataset_key, root, chunk_seconds], [dataset_key, summary, va_plot, hist, chunk_map],
                api_visibility="private", concurrency_id="dataset")
     chunk_map.select(play_nearest, dataset_key, [chunk_audio, chunk_info], api_visibility="private")
@@ -186,7 +218,9 @@ def _dataset_tab(ctx: AppContext, dataset_key: gr.State, tab: gr.Tab) -> None:
 
 
 # --------------------------------------------------------------------------------------- Training
-def _training_tab(ctx: AppContext, checkpoint: gr.State, dataset_key: gr.State) -> None:
+def _training_tab(ctx: AppContext, checkpoint: gr.State, dataset_key: gr.State) -> gr.State:
+    """Lay out and wire the Training tab; returns the session-opened flag the page load sets."""
+    session_open = gr.State(False)
     gr.Markdown(ctx.training_intro_markdown())
     with gr.Row():
         epochs = gr.Slider(1, 200, value=20, step=1, label="Epochs")
@@ -209,8 +243,9 @@ def _training_tab(ctx: AppContext, checkpoint: gr.State, dataset_key: gr.State) 
     timer = gr.Timer(1.0, active=False)
 
     @user_errors
-    def start_run(e, b, lr, be, ld, key, request: gr.Request, progress=gr.Progress()):
-        state = ctx.start_training(session_of(request), e, b, lr, be, ld, key, progress_hook(progress))
+    def start_run(e, b, lr, be, ld, key, opened, request: gr.Request, progress=gr.Progress()):
+        state = ctx.start_training(session_of(request), e, b, lr, be, ld, key, progress_hook(progress),
+                                   session_open=bool(opened))
         return state.run_id, f"Run **{state.run_id}** started.", gr.Timer(active=True)
 
     @user_errors
@@ -220,16 +255,16 @@ def _training_tab(ctx: AppContext, checkpoint: gr.State, dataset_key: gr.State) 
 
     def poll(rid, request: gr.Request):
         view = ctx.run_view(rid, session_of(request))
-        return (view.markdown, view.percent, figures.training_curves(view.history),
+        return (public_text(view.markdown), view.percent, figures.training_curves(view.history),
                 gr.Dropdown(choices=ctx.checkpoint_choices(session_of(request))), gr.Timer(active=view.active))
 
     @user_errors
     def use_checkpoint(choice, text, request: gr.Request):
         label = ctx.select_checkpoint(choice, text, session_of(request))
-        return label, f"Generating with **{label}**."
+        return label, f"Generating with **{public_text(label)}**."
 
-    start.click(start_run, [epochs, batch_size, learning_rate, beta, latent_dim, dataset_key], [run_id, status, timer],
-                api_name="start_training", concurrency_id="training")
+    start.click(start_run, [epochs, batch_size, learning_rate, beta, latent_dim, dataset_key, session_open], [run_id, status, timer],
+                api_name="start_training", concurrency_id="training", preprocess=False)
     stop.click(stop_run, run_id, status, api_name="stop_training")
     timer.tick(poll, run_id, [status, progress_bar, curves, checkpoints, timer], api_visibility="private",
                show_progress="hidden")
@@ -239,6 +274,7 @@ def _training_tab(ctx: AppContext, checkpoint: gr.State, dataset_key: gr.State) 
 
     gr.api(training_status, api_name="training_status")
     load.click(use_checkpoint, [checkpoints, typed], [checkpoint, loaded], api_name="use_checkpoint")
+    return session_open
 
 
 # ----------------------------------------------------------------------------------------- Upload
@@ -290,6 +326,7 @@ def create_app(settings: AppSettings) -> tuple[gr.Blocks, AppContext]:
     """Context + UI + queue (a concurrency cap so several visitors share the CPU fairly)."""
     ctx = AppContext.create(settings)
     demo = build_app(ctx)
+    strict_api_inputs(demo)
     demo.queue(max_size=settings.max_queue_size, default_concurrency_limit=settings.concurrency_limit)
     return demo, ctx
 

@@ -18,10 +18,16 @@ import soxr
 from emovae.io import atomic_path
 
 SAMPLE_RATE = 24_000  # EnCodec 24 kHz: every chunk on disk is mono at this rate.
+MAX_ABS_SAMPLE = 1e3  # float files may exceed ±1 a little; beyond this the "audio" is garbage that
+# overflows the resampler and the feature extractors (librosa raises on it), so it is refused on load
 
 
 class AudioLoadError(RuntimeError):
     """An audio file is missing, corrupt, empty or otherwise unusable."""
+
+
+class AudioSamplesError(AudioLoadError):
+    """The file decodes, but its samples are NaN/inf or absurdly large: not usable as audio."""
 
 
 def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, max_seconds: float | None = None) -> np.ndarray:
@@ -45,15 +51,25 @@ def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, max_seco
                 warnings.simplefilter("ignore")
                 audio, native_rate = librosa.load(file, sr=None, mono=True, duration=max_seconds)
         except Exception as exc:
-            raise AudioLoadError(f"{file}: cannot decode audio ({sf_error}; {type(exc).__name__}: {exc})") from None
+            raise AudioLoadError(f"{file}: corrupt or not audio; cannot decode it (libsndfile: {_sf_reason(sf_error)}; "
+                                 f"fallback decoder: {type(exc).__name__}{': ' + str(exc) if str(exc) else ''})") from None
     if audio.size == 0:
         raise AudioLoadError(f"{file}: audio file decodes to zero samples")
     if not np.all(np.isfinite(audio)):
-        raise AudioLoadError(f"{file}: audio contains NaN or infinite samples")
+        raise AudioSamplesError(f"{file}: audio contains NaN or infinite samples")
+    peak = float(np.max(np.abs(audio)))
+    if peak > MAX_ABS_SAMPLE:
+        raise AudioSamplesError(f"{file}: audio has samples up to {peak:.3g}, beyond ±{MAX_ABS_SAMPLE:g}")
     if native_rate != sample_rate:
         # soxr "HQ" is what librosa's res_type="soxr_hq" calls, without importing librosa.
         audio = soxr.resample(audio, native_rate, sample_rate, quality="HQ")
     return np.ascontiguousarray(audio, dtype=np.float32)
+
+
+def _sf_reason(error: Exception) -> str:
+    """libsndfile's reason, minus its misleading "does not exist ... (possibly a pipe?)" for unknown formats."""
+    text = str(error)
+    return "format not recognised" if "not a regular file" in text else text
 
 
 def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:

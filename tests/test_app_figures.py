@@ -32,6 +32,17 @@ def test_emotion_map_draws_the_marker_where_the_emotion_is():
     assert abs(xs.mean() - x) < 2 and abs(ys.mean() - y) < 2
 
 
+def test_emotion_map_shows_where_real_deam_songs_lie_and_the_corners_lie_outside():
+    from emovae.emotion import DEAM_STATIC_RANGE, PRESETS
+
+    boxed, bare = figures.render_emotion_map(), figures.render_emotion_map(data_range=None)
+    (v0, v1), (a0, a1) = DEAM_STATIC_RANGE["valence"], DEAM_STATIC_RANGE["arousal"]
+    for v, a in ((v0, (a0 + a1) / 2), (v1, (a0 + a1) / 2), ((v0 + v1) / 2, a0), ((v0 + v1) / 2, a1)):  # the edges
+        x, y = (round(c) for c in GEOMETRY.to_pixel(v, a))
+        assert tuple(boxed[y, x]) == figures.DATA_RANGE_RGB and tuple(bare[y, x]) != figures.DATA_RANGE_RGB
+    assert all(not (v0 <= v <= v1 and a0 <= a <= a1) for v, a in PRESETS.values())
+
+
 def test_waveform_spectrogram_spans_the_clip():
     sr = 24_000
     audio = np.sin(2 * np.pi * 1000 * np.arange(3 * sr) / sr).astype(np.float32)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -85,3 +86,68 @@ def test_a_failing_run_is_recorded_not_lost(tmp_path):
     assert state.status == "failed" and "latents missing" in state.error
     with pytest.raises(RunAccessError):
         runs.start("", broken, total_epochs=1)
+
+
+def endless_encoding(run_dir, callbacks, stop_event, progress):
+    """A launch stuck in preparation (like encoding a big dataset): it only ever reports progress."""
+    for batch in range(100_000):
+        progress(batch, 100_000, "encoding")
+        time.sleep(0.01)
+
+
+def test_stop_works_while_the_run_is_still_preparing_its_data(tmp_path):
+    runs = TrainingRuns(tmp_path, max_parallel=1)
+    state = runs.start("alice", endless_encoding, total_epochs=5)
+    deadline = time.monotonic() + 5
+    while "encoding" not in state.message and time.monotonic() < deadline:
+        time.sleep(0.01)
+    runs.stop(state.run_id, "alice")
+    runs.wait(state.run_id, 2)  # one progress report later, not after the whole preparation
+    assert state.status == "stopped" and "preparing" in state.message
+    runs.wait(runs.start("bob", fake_training(1), total_epochs=1).run_id, 5)  # the slot is free again
+
+
+def test_a_session_waits_out_the_cooldown_between_its_runs(tmp_path):
+    runs = TrainingRuns(tmp_path, max_parallel=2, cooldown_s=60)
+    first = runs.start("alice", fake_training(1), total_epochs=1)
+    runs.wait(first.run_id, 5)
+    assert first.status == "finished" and first.ended_at is not None
+    with pytest.raises(RunBusyError, match=r"every 60 s; try again in (59|60) s"):
+        runs.start("alice", fake_training(1), total_epochs=1)
+    runs.wait(runs.start("bob", fake_training(1), total_epochs=1).run_id, 5)  # other sessions are not held back
+
+
+def test_training_switch_and_limits_come_from_the_environment(monkeypatch):
+    from emovae.app.settings import AppSettings
+
+    assert AppSettings.from_env().training_enabled and AppSettings.from_env().max_training_work is None
+    monkeypatch.setenv("EMOVAE_TRAINING", "off")
+    monkeypatch.setenv("EMOVAE_TRAINING_COOLDOWN_S", "30")
+    monkeypatch.setenv("EMOVAE_TRAINING_MAX_WORK", "5000")
+    settings = AppSettings.from_env()
+    assert (settings.training_enabled, settings.training_cooldown_s, settings.max_training_work) == (False, 30.0, 5000)
+    monkeypatch.setenv("EMOVAE_TRAINING", "sometimes")
+    with pytest.raises(ValueError, match="EMOVAE_TRAINING='sometimes': use on or off"):
+        AppSettings.from_env()
+
+
+def test_only_the_newest_run_folders_are_kept(tmp_path):
+    (tmp_path / "20000101-000000-0ld0ld00").mkdir()  # a run left by an earlier app process
+    runs = TrainingRuns(tmp_path, max_parallel=1, keep_runs=2)
+    states = []
+    for _ in range(4):
+        states.append(runs.start("alice", fake_training(1), total_epochs=1))
+        runs.wait(states[-1].run_id, 5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(s.run_id for s in states[-2:])
+
+
+def test_the_generated_clips_folder_stays_small(tmp_path):
+    from emovae.app.generation import KEEP_CLIPS, prune
+    from emovae.app.settings import AppSettings
+
+    for index in range(KEEP_CLIPS + 10):
+        (tmp_path / f"emovae-calm-{index:04d}.wav").write_bytes(b"x")
+    prune(tmp_path)
+    assert len(list(tmp_path.glob("emovae-*.wav"))) == KEEP_CLIPS
+    longest_clip_bytes = AppSettings().max_generate_seconds * 24_000 * 2 + 44  # 16-bit mono WAV
+    assert KEEP_CLIPS * longest_clip_bytes < 64 * 2**20  # the folder's worst case

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from emovae.app.uploads import UploadError, load_upload
 from emovae.audio import write_audio, write_wav
@@ -51,6 +52,22 @@ def test_bad_files_raise_clear_errors(tmp_path, name, content, message):
     with pytest.raises(UploadError, match=message) as info:
         load_upload(path)
     assert name in str(info.value)
+
+
+@pytest.mark.parametrize("bad_sample", [1e30, 5e3, np.nan, np.inf])
+def test_non_finite_or_absurd_float_samples_are_refused_with_the_reason(tmp_path, bad_sample):
+    path = tmp_path / "float.wav"
+    audio = tone(1.0, 44_100)
+    audio[100] = bad_sample
+    sf.write(path, audio, 44_100, subtype="FLOAT")  # a float WAV can hold any value
+    with pytest.raises(UploadError, match=r"float\.wav: the file holds NaN/inf or samples beyond ±1000"):
+        load_upload(path)
+
+
+def test_loud_but_sane_float_samples_still_load(tmp_path):
+    path = tmp_path / "hot.wav"
+    sf.write(path, tone(1.0, amplitude=4.0), SR, subtype="FLOAT")  # clipped masters exceed ±1 a little
+    assert float(np.max(np.abs(load_upload(path).audio))) > 3.5
 
 
 def test_truncated_wav_header_is_refused(tmp_path):

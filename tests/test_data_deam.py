@@ -153,3 +153,11 @@ def test_dynamic_header_that_is_not_sample_columns_is_rejected(tmp_path):
     _write(tmp_path, deam.AROUSAL_FILE, ["song_id,t15", "1,0.1"])
     with pytest.raises(DeamFormatError, match="arousal.csv.*'t15'"):
         load_deam(tmp_path)
+
+
+def test_the_documented_deam_label_range_is_that_of_the_genuine_files(tmp_path):
+    from emovae.emotion import DEAM_STATIC_RANGE
+
+    static = deam.load_deam(_genuine_root(tmp_path, nested=False)).static
+    for dimension, (low, high) in DEAM_STATIC_RANGE.items():
+        assert np.percentile(static[dimension], [5, 95]) == pytest.approx([low, high], abs=0.005)

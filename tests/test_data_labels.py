@@ -8,11 +8,14 @@ import pytest
 
 from emovae.data.labels import (
     AnnotationIndex,
+    LabelPolicy,
     MissingAnnotationError,
     SongAnnotations,
     chunk_windows,
     label_chunks,
     label_window,
+    offset_summary,
+    static_dynamic_offsets,
 )
 
 
@@ -75,3 +78,32 @@ def test_annotation_index_groups_tables_per_song():
     assert two.has_dynamic and label_window(two, 15.0, 20.0).valence == pytest.approx(0.6)
     assert three.static is None and three.has_any
     assert not four.has_any
+
+
+def test_label_shift_reads_the_ratings_that_lag_behind_the_window():
+    times = np.arange(15.0, 30.0, 0.5)
+    song = _song(times=times, valence=np.where(times < 20.0, 0.2, 0.8), arousal=np.full(times.size, 0.5))
+    assert label_window(song, 15.0, 20.0).valence == pytest.approx(0.2)  # default: no shift, as before
+    shifted = label_window(song, 15.0, 20.0, LabelPolicy(shift_s=3.0))  # ratings at [18, 23)
+    assert shifted.valence == pytest.approx((4 * 0.2 + 6 * 0.8) / 10)
+    assert (shifted.start_s, shifted.end_s) == (15.0, 20.0)  # the chunk itself does not move
+    assert label_window(song, 25.0, 30.0, LabelPolicy(shift_s=3.0)).valence == pytest.approx(0.8)  # [28, 30) only
+
+
+def test_offsets_between_the_two_instruments_and_the_calibrated_fallback():
+    index = AnnotationIndex(
+        pd.DataFrame({"song_id": [1, 2, 3], "valence": [0.5, 0.4, 0.9], "arousal": [0.5, 0.2, 0.9]}),
+        pd.DataFrame({"song_id": [1, 1, 2], "time_s": [15.0, 15.5, 15.0], "valence": [0.6, 0.8, 0.6],
+                      "arousal": [0.4, 0.4, 0.1]}),
+    )
+    offsets = static_dynamic_offsets(index, [1, 2, 3])  # song 3 has no dynamic ratings: not measured
+    assert offsets["song_id"].tolist() == [1, 2]
+    np.testing.assert_allclose(offsets[["valence", "arousal"]], [[0.2, -0.1], [0.2, -0.1]])
+    summary = offset_summary(offsets)
+    assert summary["songs"] == 2 and summary["valence"]["mean"] == pytest.approx(0.2)
+    assert summary["arousal"]["std"] == pytest.approx(0.0, abs=1e-12)
+    policy = LabelPolicy(static_offset=(summary["valence"]["mean"], summary["arousal"]["mean"]))
+    calibrated = label_window(index.song(3), 0.0, 5.0, policy)
+    assert calibrated.label_source == "static"
+    assert (calibrated.valence, calibrated.arousal) == pytest.approx((1.0, 0.8))  # 0.9 + 0.2 is clipped to 1
+    assert label_window(index.song(3), 0.0, 5.0).valence == 0.9  # the default keeps the raw static rating

@@ -102,6 +102,26 @@ def test_rerun_encodes_nothing_and_new_chunks_only(tmp_path, codec, monkeypatch)
     np.testing.assert_array_equal(np.load(grown.latents_path)[:3], before)
 
 
+def test_rerun_after_a_label_fix_refreshes_the_labels_without_re_encoding(tmp_path, codec, monkeypatch):
+    metadata = _write_chunks(tmp_path / "processed", {1: 2, 2: 1})
+    first = run_encode(_config(tmp_path), codec=codec)
+    before = np.load(first.latents_path)
+
+    metadata.loc[metadata["song_id"] == 2, ["valence", "arousal"]] = [0.9, 0.05]  # an annotation was fixed
+    metadata.loc[metadata["song_id"] == 2, "label_source"] = "dynamic"
+    metadata.to_csv(formats.chunks_dir(tmp_path / "processed", SECONDS) / formats.CHUNK_METADATA_CSV, index=False)
+    calls = _count_encodes(codec, monkeypatch)
+    again = run_encode(_config(tmp_path), codec=codec)
+
+    labels = pd.read_csv(again.labels_path, dtype={"chunk_id": str})
+    assert calls == [] and again.labels_refreshed == 1
+    np.testing.assert_allclose(labels[["valence", "arousal"]], metadata[["valence", "arousal"]])
+    assert labels["label_source"].tolist() == metadata["label_source"].tolist()
+    np.testing.assert_array_equal(np.load(again.latents_path), before)  # latents reused, still row-aligned
+    assert json.loads(again.report_path.read_text())["labels_refreshed"] == 1
+    assert run_encode(_config(tmp_path), codec=codec).labels_refreshed == 0  # nothing changed since
+
+
 def test_a_crash_keeps_finished_shards_and_the_rerun_finishes_the_rest(tmp_path, codec, monkeypatch):
     _write_chunks(tmp_path / "processed", {1: 3, 2: 2})
     original = codec.encode
@@ -175,3 +195,8 @@ def test_cli_encodes_with_explicit_random_weights(tmp_path, capsys):
     assert main(args + ["--chunk-seconds", "5", "--no-plots"]) == 0
     assert "random-s0-" in capsys.readouterr().out
     assert np.load(formats.latents_path(tmp_path / "latents", 5), mmap_mode="r").shape == (2, 128, 375)
+
+    table = formats.chunks_dir(tmp_path / "processed", 5) / formats.CHUNK_METADATA_CSV
+    pd.read_csv(table).assign(valence=0.5).to_csv(table, index=False)
+    assert main(args + ["--chunk-seconds", "5", "--no-plots"]) == 0
+    assert "labels refreshed: 2 chunks" in capsys.readouterr().out

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +22,7 @@ from emovae import formats
 from emovae.audio import SAMPLE_RATE, load_audio
 from emovae.data.demo import make_demo_dataset, plan_demo_songs
 from emovae.data.preprocess import PreprocessConfig, run_preprocess
+from emovae.data.run_lock import RunLockedError
 from pipeline.preprocess import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -157,7 +162,8 @@ def test_corrupt_missing_and_unannotated_songs_are_skipped_and_reported(demo, tm
         for item in json.loads((formats.chunks_dir(out, 5) / "metadata.json").read_text())["skipped"]
     }
     assert set(reasons) == {corrupt, missing, 1999}
-    assert f"{corrupt}.mp3" in reasons[corrupt] and "cannot decode" in reasons[corrupt]
+    assert f"{corrupt}.mp3" in reasons[corrupt] and "corrupt or not audio" in reasons[corrupt]
+    assert "possibly a pipe" not in reasons[corrupt]  # libsndfile's misleading words for an unknown format
     assert f"{missing}.mp3" in reasons[missing] and "not found" in reasons[missing]
     assert "no static or dynamic annotation" in reasons[1999]
     assert all(f"song {song_id}" in printed for song_id in reasons)
@@ -222,12 +228,134 @@ def test_interrupted_run_leaves_no_partial_wav_and_resumes(demo, tmp_path, monke
     assert all(sf.info(folder / f).frames == 5 * SAMPLE_RATE for f in table.file)
 
 
+_HANGING_RUN = """
+import multiprocessing, sys, time
+import emovae.data.preprocess as stage
+
+def hang(*args, **kwargs):  # runs in the main process while the pool's workers are alive
+    print(" ".join(str(p.pid) for p in multiprocessing.active_children()), flush=True)
+    time.sleep(600)
+
+if __name__ == "__main__":
+    stage.build_chunk_table = hang
+    stage.run_preprocess(stage.PreprocessConfig(sys.argv[1], sys.argv[2], workers=2, make_plots=False,
+                                                show_progress=False))
+"""
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children of ``pid``, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(") ", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")  # a zombie has exited
+    except (FileNotFoundError, IndexError):
+        return True
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads process states from /proc (Linux)")
+def test_sigkilled_run_takes_its_workers_with_it_and_a_concurrent_run_is_refused(demo, tmp_path):
+    out = tmp_path / "out"
+    script = tmp_path / "hanging_run.py"
+    script.write_text(_HANGING_RUN)
+    run = subprocess.Popen([sys.executable, str(script), str(demo), str(out)], cwd=REPO, stdout=subprocess.PIPE,
+                           text=True, env=os.environ | {"PYTHONPATH": str(REPO)})
+    pool: list[int] = []  # workers, fork server, resource tracker
+    try:
+        pool = [int(pid) for pid in run.stdout.readline().split()]
+        assert len(pool) == 2, "the run did not start its two workers"
+        pool += _children(run.pid)  # the fork server and the resource tracker: they must go too
+        assert len(pool) == 4, pool
+        with pytest.raises(RunLockedError, match=f"another preprocess run \\(pid {run.pid}"):
+            run_preprocess(_config(demo, out))  # a second run while the first still writes
+        run.send_signal(signal.SIGKILL)
+        run.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while not all(map(_gone, pool)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [pid for pid in pool if not _gone(pid)] == []  # they used to live on (~800 MB) and keep writing
+    finally:
+        for pid in [run.pid, *pool]:
+            if not _gone(pid):
+                os.kill(pid, signal.SIGKILL)
+        run.wait(timeout=10)
+    assert run_preprocess(_config(demo, out)).ok  # the dead run's lock is gone with it
+
+
+def test_a_run_waits_while_an_earlier_runs_workers_still_write(demo, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    with open(out / ".preprocess.workers.lock", "w") as orphan:  # what a surviving worker of a killed run holds
+        fcntl.flock(orphan, fcntl.LOCK_SH)
+        with pytest.raises(RunLockedError, match="worker processes of an earlier preprocess run"):
+            run_preprocess(_config(demo, out))
+        assert main(["--data", str(demo), "--out", str(out), "--workers", "1", "--no-plots"]) == 2
+    assert run_preprocess(_config(demo, out)).ok
+
+
+def test_a_missing_dynamic_file_is_warned_about_by_name_and_count(demo, tmp_path, capsys):
+    arousal = next(demo.rglob("arousal.csv"))
+    valence = next(demo.rglob("valence.csv"))
+    rated = len(valence.read_text().splitlines()) - 1
+    arousal.unlink()
+    out = tmp_path / "out"
+    assert main(["--data", str(demo), "--out", str(out), "--workers", "1", "--no-plots"]) == 0
+    printed = capsys.readouterr().out
+    assert f"warning: arousal.csv not found (looked for {arousal})" in printed
+    assert f"the per-second ratings of {rated} song(s) cannot be used" in printed
+    meta = json.loads((formats.chunks_dir(out, 5) / "metadata.json").read_text())
+    assert len(meta["warnings"]) == 1 and "arousal.csv" in meta["warnings"][0]
+    assert meta["counts"]["label_sources"] == {"static": meta["counts"]["chunks"]}  # what the warning explains
+
+
+def test_a_rerun_removes_temporary_files_a_killed_run_left_in_plots(demo, tmp_path):
+    out = tmp_path / "out"
+    stale = out / "plots" / ".va_static.png.k1ll3d.png.tmp"  # what atomic_path leaves when SIGKILLed mid-write
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"half a png")
+    assert run_preprocess(_config(demo, out)).ok
+    assert not stale.exists()
+
+
+def test_label_choices_are_recorded_and_the_calibrated_fallback_moves_only_static_chunks(demo, tmp_path):
+    raw = run_preprocess(_config(demo, tmp_path / "raw"))
+    meta = json.loads(raw.chunk_sets[5].metadata_json.read_text())["labels"]
+    assert (meta["label_shift_s"], meta["static_fallback"]) == (0.0, "raw")
+    assert meta["static_offset_applied"] == {"valence": 0.0, "arousal": 0.0}
+    offsets = meta["static_vs_dynamic_offset"]
+    assert offsets["songs"] == N_SONGS and offsets["valence"]["mean_abs"] >= abs(offsets["valence"]["mean"])
+
+    calibrated = run_preprocess(_config(demo, tmp_path / "calibrated", static_fallback="calibrated"))
+    before, after = (pd.read_csv(r.chunk_sets[5].metadata_csv) for r in (raw, calibrated))
+    static = before.label_source == "static"
+    assert static.any() and (~static).any()
+    pd.testing.assert_frame_equal(before[~static], after[~static])
+    shift = np.clip(before.loc[static, "valence"] + offsets["valence"]["mean"], 0, 1)
+    np.testing.assert_allclose(after.loc[static, "valence"], shift)
+    recorded = json.loads(calibrated.chunk_sets[5].metadata_json.read_text())["labels"]
+    assert recorded["static_fallback"] == "calibrated"
+    assert recorded["static_offset_applied"]["valence"] == pytest.approx(offsets["valence"]["mean"])
+
+
 def test_config_rejects_meaningless_settings(tmp_path):
     with pytest.raises(ValueError, match="chunk_seconds"):
         PreprocessConfig(tmp_path, chunk_seconds=())
     with pytest.raises(ValueError, match="workers"):
         PreprocessConfig(tmp_path, workers=0)
     assert PreprocessConfig(tmp_path, chunk_seconds=(10, 5, 5)).chunk_seconds == (5, 10)
+    with pytest.raises(ValueError, match=r"label_shift_s=-1 .*\[0, 10\]"):
+        PreprocessConfig(tmp_path, label_shift_s=-1)
+    with pytest.raises(ValueError, match="static_fallback='smart'"):
+        PreprocessConfig(tmp_path, static_fallback="smart")
 
 
 def test_short_songs_unlabelled_windows_and_bad_csv_rows_reach_the_report(demo, tmp_path):

@@ -22,9 +22,11 @@ from emovae.app import figures
 from emovae.app.bundle import BundleMissingError, DemoBundle, ensure_demo_dataset, load_bundle
 from emovae.app.dataset import DatasetView, prepare_dataset
 from emovae.app.generation import GeneratedClip, build_request, generate_clip
-from emovae.app.paths import resolve_checkpoint, resolve_dataset_root
-from emovae.app.training import RunState, TrainingRuns
+from emovae.app.paths import public_text, register_public_names, resolve_checkpoint, resolve_dataset_root
+from emovae.app.training import RunAccessError, RunState, TrainingRuns
 from emovae.audio import SAMPLE_RATE, load_audio
+from emovae.checks import choice_of, text_value
+from emovae.emotion import DEAM_STATIC_RANGE
 from emovae.generate.generator import get_generator
 from emovae.generate.render import RENDERER_HELP
 
@@ -32,7 +34,9 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]
 DEMO = "demo"
 DEMO_CHECKPOINT = "demo"
+SINGLE_MODE = "single emotion"
 TRAJECTORY_MODE = "trajectory A → B"
+CHUNK_SECONDS = (5, 10)  # what the Dataset tab offers (the Radio's choices and the API's)
 
 
 @dataclass(frozen=True)
@@ -74,15 +78,25 @@ def short_reason(exc: Exception, identity: dict) -> str:
     return f"{name}: {str(exc).splitlines()[0][:160]}"
 
 
+def data_range_note() -> str:
+    """Why the corner presets are extrapolation for a model trained on the real DEAM."""
+    (v0, v1), (a0, a1) = DEAM_STATIC_RANGE["valence"], DEAM_STATIC_RANGE["arousal"]
+    return (f"Real DEAM songs lie in valence {v0:.2f}–{v1:.2f}, arousal {a0:.2f}–{a1:.2f} (5th–95th percentile of its "
+            "static labels; the blue box on the map). The corner presets lie outside it: a model trained on DEAM has "
+            "seen no such music and extrapolates there. The demo dataset covers the whole plane.")
+
+
 class AppContext:
     """Everything the handlers share; create with :meth:`create`."""
 
     def __init__(self, settings, bundle: DemoBundle | None, bundle_error: str | None) -> None:
         self.settings = settings
+        register_public_names(settings.public_names)
         self.bundle = bundle
         self.bundle_error = bundle_error
         self.clips_dir = Path(tempfile.gettempdir()) / "emovae-app" / "clips"  # Gradio may serve files from temp
-        self.runs = TrainingRuns(settings.runs_dir, max_parallel=settings.max_parallel_runs)
+        self.runs = TrainingRuns(settings.runs_dir, max_parallel=settings.max_parallel_runs,
+                                 cooldown_s=settings.training_cooldown_s, keep_runs=settings.max_kept_runs)
         self._datasets: dict[str, DatasetView] = {}
         self._lock = threading.Lock()
         self._codec = CodecStatus(False, "no codec", "no demo bundle")
@@ -117,12 +131,12 @@ class AppContext:
     # ------------------------------------------------------------------ status shown in the header
     def status_markdown(self) -> str:
         if self.bundle is None:
-            return f"⚠️ **No demo checkpoint**: {self.bundle_error}"
+            return f"⚠️ **No demo checkpoint**: {public_text(str(self.bundle_error))}\n\n" + data_range_note()
         line = f"Demo checkpoint trained on the bundled demo dataset · codec: {describe_codec(self.bundle.codec_identity)}."
         if self.bundle.codec_identity.get("weights") == "random":
             line += (" No pretrained EnCodec weights are on this machine, so the demo uses a randomly initialised "
                      "EnCodec: the VAE and the pipeline are real, but `neural` audio is not music — use `synth`.")
-        return line
+        return line + "\n\n" + data_range_note()
 
     def renderer_choices(self) -> list[str]:
         return ["synth", "rules", "neural"] if self.codec.available else ["synth", "rules"]
@@ -151,13 +165,13 @@ class AppContext:
         root = self.settings.checkpoints_dir
         if root.is_dir():
             choices += [str(p.relative_to(root)) for p in sorted(root.rglob("*.pt")) if self.bundle is None or p != self.bundle.vae_path]
-        for state in self.runs.owned_by(owner):
-            choices += [str(p) for p in state.checkpoints()]
+        for state in self.runs.owned_by(owner):  # relative to the runs folder, a checkpoint root
+            choices += [str(p.relative_to(self.settings.runs_dir)) for p in state.checkpoints()]
         return choices
 
     def select_checkpoint(self, choice: str | None, typed: str | None, owner: str) -> str:
         """Validate the chosen or typed checkpoint and return the label the session stores."""
-        label = (typed or "").strip() or (choice or "").strip()
+        label = text_value(typed, "checkpoint path").strip() or text_value(choice, "checkpoint").strip()
         if not label:
             raise ValueError("choose a checkpoint from the list or type a path")
         if label != DEMO_CHECKPOINT:
@@ -189,12 +203,12 @@ class AppContext:
 
     def generate_outputs(self, checkpoint_label, mode, valence, arousal, valence_end, arousal_end, renderer, seconds, seed, temperature):
         """The Generate button: audio path, download path, description, updated emotion map."""
-        end = (valence_end, arousal_end) if mode == TRAJECTORY_MODE else None
+        end = (valence_end, arousal_end) if choice_of(mode, "mode", (SINGLE_MODE, TRAJECTORY_MODE)) == TRAJECTORY_MODE else None
         clip = self.generate(checkpoint_label, valence, arousal, seconds, seed, temperature, renderer, end)
         image = figures.render_emotion_map(
             marker=None if clip.end else clip.emotion, trajectory=(clip.emotion, clip.end) if clip.end else None
         )
-        return str(clip.path), str(clip.path), clip.markdown(), image
+        return str(clip.path), str(clip.path), public_text(clip.markdown()), image
 
     def first_clip(self) -> GeneratedClip | None:
         """The clip the first screen opens with, so the page plays music before any click."""
@@ -228,9 +242,8 @@ class AppContext:
         return resolve_dataset_root(text, self.settings.data_roots)
 
     def open_dataset(self, text: str, chunk_seconds: int, progress: Progress | None = None) -> tuple[DatasetView, str]:
-        if int(chunk_seconds) not in (5, 10):
-            raise ValueError(f"chunk length {chunk_seconds!r} s is not offered; use 5 or 10")
-        root = self.dataset_root(text, progress)
+        chunk_seconds = choice_of(chunk_seconds, "seconds", CHUNK_SECONDS)
+        root = self.dataset_root(text_value(text, "root"), progress)
         key = f"{root}|{int(chunk_seconds)}"
         with self._lock:
             view = self._datasets.get(key)
@@ -270,7 +283,7 @@ class AppContext:
     def play_chunk(self, key: str, chunk_id: str):
         """A chunk by id from the session's open dataset, or from the demo dataset (upload neighbours)."""
         view = self.dataset_view(key) if key else self.demo_view()
-        return self._play(view, view.chunk(str(chunk_id).strip()))
+        return self._play(view, view.chunk(text_value(chunk_id, "chunk_id").strip()))
 
     # ------------------------------------------------------------------------------------ upload
     def analyse_upload(self, path: str | None, progress: Progress | None = None):
@@ -303,7 +316,8 @@ class AppContext:
     def run_status_api(self, run_id: str, owner: str) -> dict:
         state: RunState = self.runs.get(run_id, owner)
         return {"run_id": state.run_id, "status": state.status, "epoch": state.epoch, "total_epochs": state.total_epochs,
-                "history": state.history, "error": state.error, "checkpoints": [str(p) for p in state.checkpoints()]}
+                "history": state.history, "error": state.error and public_text(state.error),
+                "checkpoints": [str(p.relative_to(self.settings.runs_dir)) for p in state.checkpoints()]}
 
     def training_intro_markdown(self) -> str:
         from emovae.app.train_launch import training_codec_weights
@@ -314,15 +328,37 @@ class AppContext:
         if pretrained and self.bundle is not None and self.bundle.codec_identity.get("weights") != "pretrained":
             rebuild = ("\n\n**Pretrained EnCodec weights are available**: start a run on the demo dataset to rebuild the "
                        "demo checkpoint with them (encode + train, with progress), then use its best.pt for generation.")
+        s = self.settings
+        if not s.training_enabled:
+            return "**Training is switched off on this server** (`EMOVAE_TRAINING=off`); generation and the other tabs work."
+        limits = [f"one run per session every {s.training_cooldown_s:g} s"] if s.training_cooldown_s > 0 else []
+        if s.max_training_work:
+            limits.append(f"at most {s.max_training_work:,} epochs × chunks per run")
+        limit_text = f" This server allows {' and '.join(limits)}." if limits else ""
         return ("Train a new VAE in the background on the dataset open in the Dataset tab (the demo dataset by "
                 f"default). Its chunks are encoded once with {codec}. Only your browser session can see or stop "
-                "your run; each run writes to a new folder, and its checkpoints appear below for generation." + rebuild)
+                "your run; each run writes to a new folder, and its checkpoints appear below for generation."
+                + limit_text + rebuild)
 
     def start_training(self, owner: str, epochs, batch_size, learning_rate, beta, latent_dim, dataset_key: str = "",
-                       progress: Progress | None = None) -> RunState:
-        """Start a background run for ``owner`` on the session's open dataset (the demo by default)."""
+                       progress: Progress | None = None, *, session_open: bool = True) -> RunState:
+        """Start a background run for ``owner`` on the session's open dataset (the demo by default).
+
+        ``session_open`` is whether this session was opened by a page load (or ``/open_session``):
+        a bare API call gets a throwaway session, and its run could be neither watched nor stopped.
+        """
         from emovae.app.train_launch import TrainingRequest, make_launch
 
+        if not self.settings.training_enabled:
+            raise RunAccessError("training is switched off on this server (EMOVAE_TRAINING=off)")
         request = TrainingRequest.checked(epochs, batch_size, learning_rate, beta, latent_dim)
+        if not session_open:
+            raise RunAccessError("a training run needs a session that can watch and stop it: start it from the "
+                                 "app page's Training tab (API clients: call /open_session first, in the same session)")
         view = self.dataset_view(dataset_key) if dataset_key else self.demo_view(progress)
+        work, cap = request.epochs * len(view.chunks), self.settings.max_training_work
+        if cap and work > cap:
+            raise ValueError(f"epochs × chunks = {request.epochs} × {len(view.chunks)} = {work:,} is more than this server "
+                             f"allows per run ({cap:,}, EMOVAE_TRAINING_MAX_WORK); use at most "
+                             f"{max(cap // max(len(view.chunks), 1), 0)} epochs on this dataset")
         return self.runs.start(owner, make_launch(request, view, self.settings.cache_dir), total_epochs=request.epochs)

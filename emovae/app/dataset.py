@@ -34,12 +34,17 @@ class DatasetView:
     chunks: pd.DataFrame
     skipped: list[str] = field(default_factory=list)
     load_issues: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def label_sources(self) -> dict[str, int]:
         return {str(k): int(v) for k, v in self.chunks["label_source"].value_counts().items()} if len(self.chunks) else {}
 
-    def summary_markdown(self, name: str) -> str:
+    def summary_markdown(self, name: str | None) -> str:
+        """What the Dataset tab shows; ``name`` is what the visitor typed (empty means the demo)."""
+        from emovae.app.paths import public_text
+
+        name = (name or "").strip() or "demo"
         sources = ", ".join(f"{n} {src}" for src, n in self.label_sources.items()) or "none"
         lines = [
             f"**{name}** — {len(self.songs)} songs with static labels, {self.chunks['song_id'].nunique() if len(self.chunks) else 0} "
@@ -49,9 +54,10 @@ class DatasetView:
         ]
         if self.skipped:
             lines.append(f"Skipped {len(self.skipped)} song(s), e.g. {self.skipped[0]}")
+        lines += [f"⚠️ {warning}" for warning in self.warnings]
         if self.load_issues:
             lines.append(f"{len(self.load_issues)} annotation row(s) ignored, e.g. {self.load_issues[0]}")
-        return "\n\n".join(lines)
+        return public_text("\n\n".join(lines))
 
     def chunk(self, chunk_id: str) -> pd.Series:
         rows = self.chunks[self.chunks["chunk_id"].astype(str) == str(chunk_id)]
@@ -110,4 +116,5 @@ def prepare_dataset(
         chunks=table,
         skipped=[str(s) for s in result.skipped],
         load_issues=list(result.load_issues),
+        warnings=list(result.warnings),
     )

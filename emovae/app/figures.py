@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from PIL import Image, ImageDraw, ImageFont
 
-from emovae.emotion import PRESETS
+from emovae.emotion import DEAM_STATIC_RANGE, PRESETS
 
 # Quadrant colours at the four corners (happy, angry, sad, calm), blended across the plane.
 CORNER_RGB = {
@@ -26,6 +26,7 @@ CORNER_RGB = {
     "sad": (99, 130, 201),
     "calm": (120, 200, 150),
 }
+DATA_RANGE_RGB = (40, 90, 160)  # the box of DEAM's label range on the emotion map
 QUADRANT_COLOURS = {name: "rgb({},{},{})".format(*rgb) for name, rgb in CORNER_RGB.items()}
 
 
@@ -71,11 +72,14 @@ def render_emotion_map(
     points: tuple[Sequence[float], Sequence[float]] | None = None,
     highlight: Sequence[tuple[float, float]] = (),
     geometry: MapGeometry = GEOMETRY,
+    data_range: dict[str, tuple[float, float]] | None = DEAM_STATIC_RANGE,
 ) -> np.ndarray:
     """Draw the valence/arousal plane as an RGB array.
 
     ``points`` are faint context dots (training chunks), ``highlight`` are emphasised dots
     (nearest chunks), ``marker`` is the current emotion and ``trajectory`` an A -> B arrow.
+    ``data_range`` is drawn as a box (by default where real DEAM songs lie), so a visitor sees
+    that the corners ask a DEAM-trained model for emotions outside its data.
     """
     image = Image.fromarray(_background(geometry))
     draw = ImageDraw.Draw(image)
@@ -97,6 +101,11 @@ def render_emotion_map(
     ImageDraw.Draw(label).text((80, 10), "arousal", fill=(40, 40, 40), font=font, anchor="mm")
     label = label.rotate(90, expand=True)
     image.paste(label, (int(m / 2 - 10), int(m + s / 2 - 80)), label)
+    if data_range is not None:
+        (v0, v1), (a0, a1) = data_range["valence"], data_range["arousal"]
+        (x0, y0), (x1, y1) = geometry.to_pixel(v0, a1), geometry.to_pixel(v1, a0)
+        draw.rectangle([x0, y0, x1, y1], outline=DATA_RANGE_RGB, width=2)
+        draw.text((x0 + 4, y0 + 3), "DEAM 5–95 %", fill=DATA_RANGE_RGB, font=font, anchor="la")
     if points is not None:
         for v, a in zip(*points):
             x, y = geometry.to_pixel(float(v), float(a))

@@ -18,7 +18,7 @@ import numpy as np
 from emovae.audio import write_wav
 from emovae.emotion import quadrant
 
-KEEP_CLIPS = 200  # generated WAVs kept for download before the oldest are deleted
+KEEP_CLIPS = 32  # generated WAVs kept before the oldest are deleted (Gradio serves its own cached copy)
 
 
 def build_request(checkpoint: Path, valence, arousal, seconds=10.0, seed=0, temperature=1.0, renderer="synth",

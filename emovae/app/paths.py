@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path, PurePath
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
+
+_public_names: dict[str, str] = {}  # absolute folder -> what visitors see instead (see public_text)
 
 
 class UnsafePathError(ValueError):
@@ -28,7 +30,25 @@ def _is_inside(path: Path, root: Path) -> bool:
 
 
 def _describe(roots: Sequence[Path]) -> str:
-    return ", ".join(str(r) for r in roots)
+    return ", ".join(public_text(str(r)) for r in roots)
+
+
+def register_public_names(names: Mapping[Path, str]) -> None:
+    """Name the configured folders for visitors: ``/srv/app/data/x.mp3`` is shown as ``data/x.mp3``.
+
+    Process-wide on purpose: every message a visitor may read passes :func:`public_text`, including
+    exceptions raised deep in the pipeline, which know nothing about the app.
+    """
+    for folder, name in names.items():
+        for form in {str(Path(folder)), os.path.realpath(folder)}:
+            _public_names[form.rstrip(os.sep)] = name
+
+
+def public_text(text: str) -> str:
+    """``text`` with each registered folder's absolute path replaced by its public name (longest first)."""
+    for folder in sorted(_public_names, key=len, reverse=True):
+        text = text.replace(folder, _public_names[folder])
+    return text
 
 
 def resolve_inside(text: str, roots: Sequence[Path], *, kind: str = "path", must_exist: bool = True) -> Path:

@@ -21,6 +21,18 @@ def on_spaces() -> bool:
     return bool(os.environ.get("SPACE_ID"))
 
 
+def _env_switch(name: str, default: bool) -> bool:
+    """``on``/``off`` (also 1/0, true/false, yes/no) from the environment; anything else is refused by name."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("on", "1", "true", "yes"):
+        return True
+    if value in ("off", "0", "false", "no"):
+        return False
+    raise ValueError(f"{name}={os.environ[name]!r}: use on or off")
+
+
 def _env_path(name: str, default: Path) -> Path:
     value = os.environ.get(name)
     return Path(value).expanduser().resolve() if value else default.resolve()
@@ -46,6 +58,14 @@ class AppSettings:
     concurrency_limit: int = 2
     max_queue_size: int = 32
     max_parallel_runs: int = 1
+    # a shared host can switch training off or limit it: one slot is easy to hold otherwise
+    training_enabled: bool = True  # EMOVAE_TRAINING=on|off
+    training_cooldown_s: float = 0.0  # EMOVAE_TRAINING_COOLDOWN_S: wait after a session's run ends
+    max_training_work: int | None = None  # EMOVAE_TRAINING_MAX_WORK: cap on epochs x chunks per run
+    # bounded disk: every response leaves files in Gradio's cache (clips, images, uploads) and every
+    # run a folder of checkpoints; both are deleted once old
+    cache_max_age_s: int = 3600  # EMOVAE_CACHE_MAX_AGE_S: Gradio cache files older than this are deleted
+    max_kept_runs: int = 20  # EMOVAE_MAX_KEPT_RUNS: finished run folders kept (the oldest go first)
     hosted: bool = False
     extra_data_roots: tuple[Path, ...] = field(default_factory=tuple)
 
@@ -68,6 +88,18 @@ class AppSettings:
         return (self.checkpoints_dir, self.runs_dir)
 
     @property
+    def public_names(self) -> dict[Path, str]:
+        """What visitors see instead of each folder's absolute server path."""
+        return {self.data_dir: "data", self.checkpoints_dir: "checkpoints", self.cache_dir: "app-cache",
+                self.bundle_dir: "demo-bundle", REPO_ROOT: "emovae"}
+
+    @property
+    def delete_cache(self) -> tuple[int, int]:
+        """``gr.Blocks(delete_cache=(every, age))``: sweep at least twice per ``cache_max_age_s``, at most every 10 min."""
+        age = max(1, int(self.cache_max_age_s))
+        return max(1, min(600, age // 2)), age
+
+    @property
     def max_file_size(self) -> str:
         """The upload cap in the form ``Blocks.launch(max_file_size=...)`` expects."""
         return f"{self.max_upload_mb}mb"
@@ -87,5 +119,10 @@ class AppSettings:
             max_upload_mb=int(os.environ.get("EMOVAE_MAX_UPLOAD_MB", cls.max_upload_mb)),
             max_analysed_seconds=float(os.environ.get("EMOVAE_MAX_ANALYSED_SECONDS", cls.max_analysed_seconds)),
             concurrency_limit=int(os.environ.get("EMOVAE_CONCURRENCY", cls.concurrency_limit)),
+            training_enabled=_env_switch("EMOVAE_TRAINING", cls.training_enabled),
+            training_cooldown_s=float(os.environ.get("EMOVAE_TRAINING_COOLDOWN_S", cls.training_cooldown_s)),
+            max_training_work=int(os.environ["EMOVAE_TRAINING_MAX_WORK"]) if os.environ.get("EMOVAE_TRAINING_MAX_WORK") else None,
+            cache_max_age_s=int(os.environ.get("EMOVAE_CACHE_MAX_AGE_S", cls.cache_max_age_s)),
+            max_kept_runs=int(os.environ.get("EMOVAE_MAX_KEPT_RUNS", cls.max_kept_runs)),
             hosted=hosted,
         )

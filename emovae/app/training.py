@@ -7,10 +7,17 @@ run itself is a thread calling a ``launch(run_dir, callbacks, stop_event)`` func
 ``emovae.train.train`` with a TrainConfig, after preparing the latents); live curves come from the training stage's callback
 interface (``on_step`` / ``on_epoch_end``), never from scraping logs; the ``progress`` hook reports
 the preparation before the first epoch (chunking, encoding).
+
+Stop works in every phase: the training loop honours ``stop_event`` between steps, and the
+preparation's progress hook raises :class:`RunStopped` once Stop was pressed, so an encoding run
+frees the slot at its next batch instead of finishing first. On a shared host ``cooldown_s``
+keeps one session from holding the slot back to back, and only the newest ``keep_runs`` finished
+run folders are kept, so runs cannot fill the disk.
 """
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 import uuid
@@ -29,7 +36,11 @@ class RunAccessError(PermissionError):
 
 
 class RunBusyError(RuntimeError):
-    """No training slot is free, or this session already has a run going."""
+    """No training slot is free, or this session already has a run going (or just had one)."""
+
+
+class RunStopped(Exception):
+    """Raised by the progress hook of a run whose owner pressed Stop during preparation."""
 
 
 @dataclass
@@ -48,6 +59,7 @@ class RunState:
     result: Any = None
     error: str | None = None
     started_at: float = field(default_factory=time.time)
+    ended_at: float | None = None
     stop_event: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
@@ -55,7 +67,9 @@ class RunState:
         return self.status in ("starting", "running")
 
     def report(self, done: int, total: int, message: str) -> None:
-        """The generic progress hook, shown while the run prepares its data."""
+        """The generic progress hook, shown while the run prepares its data; raises once Stop was pressed."""
+        if self.stop_event.is_set():
+            raise RunStopped
         self.message = f"{message} ({done}/{total})" if total else message
 
     def history_frame(self) -> pd.DataFrame:
@@ -95,9 +109,11 @@ def _is_number(value: Any) -> bool:
 class TrainingRuns:
     """Registry of background runs with per-session ownership and a global concurrency cap."""
 
-    def __init__(self, runs_dir: Path, max_parallel: int = 1) -> None:
+    def __init__(self, runs_dir: Path, max_parallel: int = 1, cooldown_s: float = 0.0, keep_runs: int = 20) -> None:
         self.runs_dir = Path(runs_dir)
         self.max_parallel = max_parallel
+        self.cooldown_s = cooldown_s
+        self.keep_runs = keep_runs
         self._runs: dict[str, RunState] = {}
         self._threads: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
@@ -110,10 +126,16 @@ class TrainingRuns:
             active = [r for r in self._runs.values() if r.active]
             if any(r.owner == owner for r in active):
                 raise RunBusyError("you already have a training run going; stop it or wait for it to finish")
+            last_end = max((r.ended_at or 0.0 for r in self._runs.values() if r.owner == owner), default=0.0)
+            wait = last_end + self.cooldown_s - time.time()
+            if wait > 0:
+                raise RunBusyError(f"this server allows one training run per session every {self.cooldown_s:g} s; "
+                                   f"try again in {wait:.0f} s")
             if len(active) >= self.max_parallel:
                 raise RunBusyError(
                     f"{len(active)} training run(s) already in progress on this server (limit {self.max_parallel}); try again later"
                 )
+            self._prune(keep=self.keep_runs - 1)  # room for the new one
             run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:8]
             state = RunState(run_id=run_id, owner=owner, run_dir=self.runs_dir / run_id, total_epochs=total_epochs)
             state.run_dir.mkdir(parents=True, exist_ok=False)  # a fresh folder: nothing to overwrite
@@ -123,16 +145,28 @@ class TrainingRuns:
         thread.start()
         return state
 
+    def _prune(self, keep: int) -> None:
+        """Delete the oldest run folders beyond ``keep`` (never an active run's; earlier processes' count too)."""
+        active = {r.run_dir for r in self._runs.values() if r.active}
+        folders = sorted((p for p in self.runs_dir.glob("*") if p.is_dir() and p not in active),
+                         key=lambda p: p.stat().st_mtime)
+        for old in folders[: max(len(folders) - max(keep, 0), 0)]:
+            shutil.rmtree(old, ignore_errors=True)
+
     def _work(self, state: RunState, launch: Launch) -> None:
         state.status = "running"
         try:
             state.result = launch(state.run_dir, [_LiveCallback(state)], state.stop_event, state.report)
             state.status = "stopped" if state.stop_event.is_set() else "finished"
             state.message = f"{state.status} after epoch {state.epoch}"
+        except RunStopped:
+            state.status, state.message = "stopped", "stopped while preparing the data (finished encoding is kept)"
         except Exception as exc:  # the thread must record, not lose, the failure
             state.status = "failed"
             state.error = f"{type(exc).__name__}: {exc}"
             state.message = f"failed: {state.error}"
+        finally:
+            state.ended_at = time.time()
 
     def get(self, run_id: str, owner: str) -> RunState:
         """The run's state, only for its owner (an unknown id reads the same as a foreign one)."""

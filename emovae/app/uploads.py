@@ -1,7 +1,7 @@
 """Validate and load a visitor's uploaded clip before any model sees it.
 
 Uploads are the app's least trusted input: they may be empty, not audio at all, truncated or
-corrupt, silent, or an hour long. Each case becomes an :class:`UploadError` whose message can be
+corrupt, full of NaN/inf or absurd float samples, silent, or an hour long. Each case becomes an :class:`UploadError` whose message can be
 shown as-is; a long clip is not an error: only its first ``max_seconds`` are analysed, and the
 returned :class:`UploadedClip` says so, so the visitor knows what the result describes.
 (The byte-size cap is enforced earlier, by Gradio's ``launch(max_file_size=...)``.)
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from emovae.audio import SAMPLE_RATE, AudioLoadError, load_audio
+from emovae.audio import MAX_ABS_SAMPLE, SAMPLE_RATE, AudioLoadError, AudioSamplesError, load_audio
 
 ALLOWED_SUFFIXES = (".wav", ".mp3", ".ogg", ".flac")
 SILENCE_PEAK = 1e-3  # below -60 dBFS peak there is nothing to analyse
@@ -68,6 +68,9 @@ def load_upload(path: str | os.PathLike | None, max_seconds: float = 30.0, sampl
         raise UploadError(f"{name}: the file is empty (0 bytes)")
     try:
         audio = load_audio(file, sample_rate=sample_rate, max_seconds=max_seconds)
+    except AudioSamplesError:
+        raise UploadError(f"{name}: the file holds NaN/inf or samples beyond ±{MAX_ABS_SAMPLE:g}; it is not usable as "
+                          f"audio. Export it again as ordinary audio (samples within ±1.0) and upload that") from None
     except AudioLoadError:
         raise UploadError(f"{name}: not a readable audio file (corrupt, truncated or not audio); try another clip") from None
     audio = audio[: int(max_seconds * sample_rate)]

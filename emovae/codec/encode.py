@@ -14,6 +14,10 @@ consolidated outputs are rebuilt from the previous consolidated file plus the sh
 are the shards removed. A re-run therefore encodes only chunks found in neither. The shard folder and
 the consolidated files carry the codec identity, and a run with another codec refuses to continue.
 
+Labels are not part of what is encoded: fixing an annotation and re-running preprocess keeps every chunk
+id, so the latents are reused, but ``labels_<S>s.csv`` is compared row by row with the chunk table and
+rewritten when any valence/arousal/label source changed (``EncodeResult.labels_refreshed`` counts them).
+
 Bad input policy (each case is recorded in the report, by chunk id and file):
   * missing or unreadable wav -> skipped (retried on the next run, since nothing was written for it);
   * wrong sample rate -> resampled to 24 kHz on load and kept;
@@ -86,6 +90,7 @@ class EncodeResult:
     n_rows: int
     n_encoded: int  # encoded by this run
     n_reused: int  # already encoded by an earlier run
+    labels_refreshed: int = 0  # label rows rewritten because the chunk table changed since the last run
     issues: list[ChunkIssue] = field(default_factory=list)
     plots: list[Path] = field(default_factory=list)
 
@@ -122,7 +127,7 @@ def run_encode(config: EncodeConfig, progress: ProgressCallback | None = None, c
     n_encoded = _encode_pending(pending, config, codec, store, issues, progress)
 
     wanted = metadata[metadata["chunk_id"].isin(store.encoded_ids())]
-    changed = store.consolidate(wanted)
+    consolidated = store.consolidate(wanted)
     result = EncodeResult(
         latents_path=formats.latents_path(out, seconds),
         labels_path=formats.labels_path(out, seconds),
@@ -132,14 +137,16 @@ def run_encode(config: EncodeConfig, progress: ProgressCallback | None = None, c
         n_rows=len(wanted),
         n_encoded=n_encoded,
         n_reused=len(wanted) - n_encoded,
+        labels_refreshed=consolidated.labels_refreshed,
         issues=issues,
     )
     write_json(result.report_path, {
         "codec": codec.identity, "chunk_seconds": seconds, "rows": result.n_rows, "encoded_this_run": n_encoded,
-        "reused": result.n_reused, "keep_silent": config.keep_silent, "issues": [asdict(i) for i in issues],
+        "reused": result.n_reused, "labels_refreshed": result.labels_refreshed, "keep_silent": config.keep_silent,
+        "issues": [asdict(i) for i in issues],
     })
     if config.plots and len(wanted) >= 3:
-        result.plots = _plots(out, seconds, changed)
+        result.plots = _plots(out, seconds, consolidated.changed)
     return result
 
 
@@ -157,6 +164,18 @@ def read_chunk_metadata(processed_dir: str | Path, chunk_seconds: int) -> pd.Dat
     if duplicated:
         raise ValueError(f"{path}: duplicate chunk ids {duplicated[:5]}; re-run the preprocess stage")
     return table.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Consolidation:
+    """What :meth:`LatentStore.consolidate` rewrote."""
+
+    latents_rewritten: bool
+    labels_refreshed: int  # rows whose labels changed while the chunk ids (and so the latents) stayed
+
+    @property
+    def changed(self) -> bool:
+        return self.latents_rewritten or self.labels_refreshed > 0
 
 
 class LatentStore:
@@ -186,17 +205,21 @@ class LatentStore:
         array = np.load(self.shards / f"{name}.npy", mmap_mode="r")
         self._sources.update({cid: (array, row) for row, cid in enumerate(chunk_ids)})
 
-    def consolidate(self, rows: pd.DataFrame) -> bool:
+    def consolidate(self, rows: pd.DataFrame) -> Consolidation:
         """Rewrite latents + labels (+ identity) for ``rows`` if they differ from what is on disk.
 
-        Returns whether anything was rewritten. Latents are streamed into a memory-mapped temporary
-        file, so the full array never has to fit in RAM.
+        When only labels differ (an annotation was fixed and preprocess re-run: same chunk ids, so no
+        chunk is re-encoded), only the labels file is rewritten. Latents are streamed into a
+        memory-mapped temporary file, so the full array never has to fit in RAM.
         """
         ids = rows["chunk_id"].tolist()
-        if self._consolidated_ids() == ids and not self.shards.exists():
-            return False
         labels = rows[[c for c in formats.LATENT_COLUMNS if c != "codec_id"]].copy()
         labels["codec_id"] = self.identity["codec_id"]
+        if self._consolidated_ids() == ids and not self.shards.exists():
+            refreshed = _changed_rows(self.labels_path, labels)
+            if refreshed:
+                write_csv(self.labels_path, labels)
+            return Consolidation(latents_rewritten=False, labels_refreshed=refreshed)
         write_json(self.codec_path, self.identity)
         shape = (len(ids), 128, self.frames)
         with atomic_path(self.latents_path, suffix=".npy.tmp") as latents_tmp:
@@ -210,7 +233,7 @@ class LatentStore:
         if self.shards.exists():
             shutil.rmtree(self.shards)
         self._sources = self._load_sources()
-        return True
+        return Consolidation(latents_rewritten=True, labels_refreshed=0)
 
     def _check_identity(self) -> None:
         for path in (self.codec_path, self.shards / "codec.json"):
@@ -239,6 +262,19 @@ class LatentStore:
             array = np.load(array_file, mmap_mode="r")
             sources.update({cid: (array, row) for row, cid in enumerate(read_json(index_file)["chunk_ids"])})
         return sources
+
+
+def _changed_rows(path: Path, labels: pd.DataFrame) -> int:
+    """How many rows of the labels CSV at ``path`` differ from ``labels`` (same ids, same order).
+
+    Compared as CSV text, exactly as :func:`write_csv` would write it, so a float that survives the
+    round trip unchanged never counts as a change.
+    """
+    new_lines = labels.to_csv(index=False).splitlines()
+    old_lines = path.read_text().splitlines()
+    if len(old_lines) != len(new_lines) or old_lines[0] != new_lines[0]:
+        return len(labels)
+    return sum(old != new for old, new in zip(old_lines[1:], new_lines[1:]))
 
 
 def _encode_pending(pending: pd.DataFrame, config: EncodeConfig, codec: Codec, store: LatentStore,

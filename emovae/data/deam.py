@@ -87,6 +87,7 @@ class DeamDataset:
     static: pd.DataFrame
     dynamic: pd.DataFrame
     issues: list[LoadIssue] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # whole-file problems that change every label
 
     def audio_path(self, song_id: int) -> Path:
         """The MP3 of ``song_id`` (it may not exist; loading reports that)."""
@@ -147,7 +148,21 @@ def load_deam(root: str | Path) -> DeamDataset:
     issues: list[LoadIssue] = []
     static = read_static_annotations(paths.static_files, issues)
     dynamic = read_dynamic_annotations(paths.valence_file, paths.arousal_file, issues)
-    return DeamDataset(paths, static, dynamic, issues)
+    return DeamDataset(paths, static, dynamic, issues, _dynamic_file_warnings(paths, dynamic))
+
+
+def _dynamic_file_warnings(paths: DeamPaths, dynamic: pd.DataFrame) -> list[str]:
+    """A dynamic label needs both files: with one missing, every chunk silently got the static label."""
+    present = {"valence": paths.valence_file, "arousal": paths.arousal_file}
+    missing = [name for name, path in present.items() if path is None]
+    if len(missing) != 1:
+        return []  # both present, or a dataset with static labels only (which DEAM allows)
+    gone, other = missing[0], next(name for name in present if name not in missing)
+    songs = int(dynamic.loc[dynamic[other].notna(), "song_id"].nunique())
+    expected = paths.root / (AROUSAL_FILE if gone == "arousal" else VALENCE_FILE)
+    return [f"{gone}.csv not found (looked for {expected}) beside {present[other]}: the per-second ratings of "
+            f"{songs} song(s) cannot be used, so all their chunks get the song's static label instead; add "
+            f"{gone}.csv and re-run to label chunks from the dynamic ratings"]
 
 
 def normalise_column(name: str) -> str:

@@ -10,6 +10,8 @@ Why it is shaped like this:
   loses at most the songs in flight, and no half-written WAV ever appears (``write_wav`` is atomic).
 * **Labels are computed at the end from the current annotations**, not stored in the records, so
   fixing an annotation file never requires re-decoding audio.
+* **One run per output folder**, and workers die with their run even when it is SIGKILLed
+  (:mod:`emovae.data.run_lock`), so a quick re-run never races a dead run's leftover workers.
 * **Bad input is skipped and reported** (missing/corrupt audio, songs without annotations, audio
   shorter than one chunk, malformed CSV rows); the run fails only if it produced nothing.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import time
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -32,13 +35,18 @@ from tqdm.auto import tqdm
 from emovae import formats
 from emovae.audio import SAMPLE_RATE, AudioLoadError, load_audio, write_wav
 from emovae.data.deam import DeamDataset, load_deam
-from emovae.data.labels import AnnotationIndex, chunk_windows, label_window
+from emovae.checks import choice_of, number_in_range
+from emovae.data.labels import (AnnotationIndex, LabelPolicy, chunk_windows, label_window, offset_summary,
+                                static_dynamic_offsets)
+from emovae.data.run_lock import exclusive_run, init_worker
 from emovae.io import read_json, write_csv, write_json
 
 ProgressCallback = Callable[[int, int, str], None]
 RECORDS_DIR = "song_records"  # inside each chunks_<S>s/ folder: one JSON per finished song
 RECORD_VERSION = 1
 _WORKER_PRELOAD = ["librosa.core.audio"]  # what load_audio's first resample would import lazily
+STATIC_FALLBACKS = ("raw", "calibrated")  # see emovae.data.labels.LabelPolicy
+MAX_LABEL_SHIFT_S = 10.0
 
 
 class PreprocessConfigError(ValueError):
@@ -57,6 +65,9 @@ class PreprocessConfig:
     sample_rate: int = SAMPLE_RATE
     make_plots: bool = True
     show_progress: bool = True
+    # label choices (emovae.data.labels.LabelPolicy); the defaults keep the labels as they always were
+    label_shift_s: float = 0.0  # rater lag of the dynamic ratings; about 3 s suits the real DEAM
+    static_fallback: str = "raw"  # or "calibrated": shift static fallbacks by the mean dynamic - static offset
 
     def __post_init__(self) -> None:
         self.data_root, self.out_dir = Path(self.data_root), Path(self.out_dir)
@@ -69,6 +80,12 @@ class PreprocessConfig:
             raise PreprocessConfigError(f"workers={self.workers}: need at least 1")
         if self.limit is not None and self.limit < 1:
             raise PreprocessConfigError(f"limit={self.limit}: need at least 1 song")
+        self.label_shift_s = number_in_range(self.label_shift_s, "label_shift_s", 0.0, MAX_LABEL_SHIFT_S,
+                                             error=PreprocessConfigError)
+        try:
+            self.static_fallback = choice_of(self.static_fallback, "static_fallback", STATIC_FALLBACKS)
+        except ValueError as exc:
+            raise PreprocessConfigError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -111,6 +128,8 @@ class PreprocessResult:
     chunk_sets: dict[int, ChunkSet]
     skipped: list[SkippedSong] = field(default_factory=list)
     load_issues: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # whole-file annotation problems (see DeamDataset)
+    labels: dict = field(default_factory=dict)  # the label policy and the static-vs-dynamic offset report
     plots: list[Path] = field(default_factory=list)
 
     @property
@@ -196,6 +215,12 @@ def chunk_file(song_id: int, index: int) -> str:
     return f"{formats.chunk_id(song_id, index)}.wav"
 
 
+def _init_worker(run_pid: int, workers_lock: Path) -> None:
+    """Pool initializer: tie the worker's life to the run's (see :mod:`emovae.data.run_lock`), then warm up."""
+    init_worker(run_pid, workers_lock)
+    _warm_up()
+
+
 def _warm_up() -> None:
     """Pay librosa's lazy resampler imports (~2 s) before the first song, not inside it.
 
@@ -214,10 +239,17 @@ def run_preprocess(config: PreprocessConfig, progress: ProgressCallback | None =
     """Run the stage: load annotations, chunk every pending song in a pool, rebuild tables and plots."""
     started = time.perf_counter()
     dataset = load_deam(config.data_root)
+    with exclusive_run(config.out_dir) as workers_lock:
+        return _run_locked(config, dataset, workers_lock, started, progress)
+
+
+def _run_locked(config: PreprocessConfig, dataset: DeamDataset, workers_lock: Path, started: float,
+                progress: ProgressCallback | None) -> PreprocessResult:
+    """The stage's work, while this process alone may write to ``config.out_dir``."""
     annotations = AnnotationIndex(dataset.static, dataset.dynamic)
     song_ids = dataset.song_ids()[: config.limit]
-    for seconds in config.chunk_seconds:
-        _remove_stale_temp_files(formats.chunks_dir(config.out_dir, seconds))
+    for folder in [formats.chunks_dir(config.out_dir, s) for s in config.chunk_seconds] + [config.out_dir / "plots"]:
+        _remove_stale_temp_files(folder)
     tasks, resumed, skipped = _plan(config, dataset, annotations, song_ids)
 
     total, done = len(song_ids), len(song_ids) - len(tasks)
@@ -225,7 +257,7 @@ def run_preprocess(config: PreprocessConfig, progress: ProgressCallback | None =
     if progress:
         progress(done, total, f"{resumed} song(s) already done, {len(tasks)} to process")
     with (
-        _worker_pool(config.workers if len(tasks) > 1 else 1) as pool,
+        _worker_pool(config.workers if len(tasks) > 1 else 1, workers_lock) as pool,
         tqdm(total=total, initial=done, desc="preprocess", unit="song", disable=not config.show_progress) as bar,
     ):
         for outcome in _run_tasks(pool, tasks):
@@ -242,12 +274,13 @@ def run_preprocess(config: PreprocessConfig, progress: ProgressCallback | None =
 
         failed = {item.song_id for item in skipped}
         finished = [song_id for song_id in song_ids if song_id not in failed]
+        policy, labels = _label_policy(config, annotations, song_ids)
         static = dataset.static[dataset.static["song_id"].isin(song_ids)]
         chunk_sets, plot_jobs = {}, []
         for seconds in config.chunk_seconds:
-            table, length_skips = build_chunk_table(config, seconds, finished, annotations, dataset)
+            table, length_skips = build_chunk_table(config, seconds, finished, annotations, dataset, policy)
             skipped.extend(length_skips)
-            chunk_sets[seconds] = _write_metadata(config, seconds, table, skipped, dataset, song_ids)
+            chunk_sets[seconds] = _write_metadata(config, seconds, table, skipped, dataset, song_ids, labels)
             if config.make_plots and len(table):
                 plot_jobs += _plot_jobs(config.out_dir, seconds, table, static)
         plots = _render(pool, plot_jobs)
@@ -261,8 +294,22 @@ def run_preprocess(config: PreprocessConfig, progress: ProgressCallback | None =
         chunk_sets=chunk_sets,
         skipped=skipped,
         load_issues=[str(issue) for issue in dataset.issues],
+        warnings=list(dataset.warnings),
+        labels=labels,
         plots=plots,
     )
+
+
+def _label_policy(config: PreprocessConfig, annotations: AnnotationIndex, song_ids: list[int]) -> tuple[LabelPolicy, dict]:
+    """The labelling choices of this run, and the record of them that goes into ``metadata.json``."""
+    offsets = offset_summary(static_dynamic_offsets(annotations, song_ids))
+    static_offset = (0.0, 0.0)
+    if config.static_fallback == "calibrated" and offsets["songs"]:
+        static_offset = (offsets["valence"]["mean"], offsets["arousal"]["mean"])
+    policy = LabelPolicy(shift_s=config.label_shift_s, static_offset=static_offset)
+    return policy, {"label_shift_s": policy.shift_s, "static_fallback": config.static_fallback,
+                    "static_offset_applied": {"valence": static_offset[0], "arousal": static_offset[1]},
+                    "static_vs_dynamic_offset": offsets}
 
 
 def _plan(
@@ -292,15 +339,17 @@ def _plan(
 
 
 @contextlib.contextmanager
-def _worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
+def _worker_pool(workers: int, workers_lock: Path) -> Iterator[ProcessPoolExecutor | None]:
     """A process pool for ``workers`` > 1, else ``None`` (everything runs in this process).
 
     On Ctrl-C or an error, queued songs are dropped at once; finished songs already have records.
+    Each worker holds ``workers_lock`` shared and exits when this process dies.
     """
     if workers <= 1:
         yield None
         return
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_warm_up)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_init_worker,
+                               initargs=(os.getpid(), workers_lock))
     try:
         yield pool
     except BaseException:
@@ -376,10 +425,13 @@ def _read_record(chunks_dir: Path, song_id: int) -> dict | None:
     return record if isinstance(record, dict) and required <= record.keys() else None
 
 
-def _remove_stale_temp_files(chunks_dir: Path) -> None:
-    """A killed run (SIGKILL) can leave ``.<name>.tmp`` files from atomic writes; they are never valid."""
-    if chunks_dir.is_dir():
-        for stale in chunks_dir.rglob(".*.tmp"):
+def _remove_stale_temp_files(folder: Path) -> None:
+    """A killed run (SIGKILL) can leave ``.<name>.tmp`` files from atomic writes; they are never valid.
+
+    Safe only under :func:`exclusive_run`: no other run can be writing them.
+    """
+    if folder.is_dir():
+        for stale in folder.rglob(".*.tmp"):
             stale.unlink(missing_ok=True)
 
 
@@ -387,7 +439,8 @@ def _remove_stale_temp_files(chunks_dir: Path) -> None:
 
 
 def build_chunk_table(
-    config: PreprocessConfig, seconds: int, song_ids: Iterable[int], annotations: AnnotationIndex, dataset: DeamDataset
+    config: PreprocessConfig, seconds: int, song_ids: Iterable[int], annotations: AnnotationIndex, dataset: DeamDataset,
+    policy: LabelPolicy = LabelPolicy(),
 ) -> tuple[pd.DataFrame, list[SkippedSong]]:
     """Rows of ``metadata.csv`` (CHUNK_COLUMNS) from the song records, labelled from the annotations."""
     chunks_dir = formats.chunks_dir(config.out_dir, seconds)
@@ -404,7 +457,7 @@ def build_chunk_table(
         song = annotations.song(song_id)
         unlabelled = 0
         for index, (start, end) in enumerate(windows):
-            label = label_window(song, start, end)
+            label = label_window(song, start, end, policy)
             if label is None:
                 unlabelled += 1
                 continue
@@ -434,6 +487,7 @@ def _write_metadata(
     skipped: list[SkippedSong],
     dataset: DeamDataset,
     song_ids: list[int],
+    labels: dict,
 ) -> ChunkSet:
     chunks_dir = formats.chunks_dir(config.out_dir, seconds)
     csv_path, json_path = chunks_dir / formats.CHUNK_METADATA_CSV, chunks_dir / formats.CHUNK_METADATA_JSON
@@ -450,6 +504,7 @@ def _write_metadata(
                 "limit": config.limit,
                 "columns": formats.CHUNK_COLUMNS,
             },
+            "labels": labels,
             "counts": {
                 "songs_considered": len(song_ids),
                 "songs_with_chunks": int(table["song_id"].nunique()),
@@ -461,6 +516,7 @@ def _write_metadata(
             "rows": table.to_dict(orient="records"),
             "skipped": [asdict(item) for item in relevant],
             "annotation_issues": [str(issue) for issue in dataset.issues],
+            "warnings": list(dataset.warnings),
         },
     )
     return ChunkSet(seconds, chunks_dir, csv_path, json_path, len(table), int(table["song_id"].nunique()), sources)
