@@ -7,10 +7,12 @@ seeds, 10 s each, under four conditions in one run:
 * model     the VAE's sample, played by the synth renderer (the score decoder reads the latent)
 * noise     white-noise latents with the training latents' per-channel mean/std, same renderer
 * shuffled  the VAE sampled at a random other emotion, labelled with the requested one
+* untrained the same architecture at its seeded initial weights (with the checkpoint's normalisation
+            and score decoder): what the renderer does with a model that learned nothing
 * rules     the no-model baseline (hand-written emotion -> music rules)
 
-Goals (issue 11): model rho valence >= 0.85, arousal >= 0.9, 12/12 presets; noise and shuffled
-|rho| <= 0.3 on both axes. Writes emotion_control.csv and the model-path figure to --out.
+Goals (issue 11): model rho valence >= 0.85, arousal >= 0.9, 12/12 presets; noise, shuffled and
+untrained |rho| <= 0.3 on both axes. Writes emotion_control.csv and the model-path figure to --out.
 
     python benchmarks/bench_emotion_control.py --checkpoint checkpoints/demo/vae.pt --estimator checkpoints/demo/estimator.json
 """
@@ -33,8 +35,29 @@ from emovae.generate.generator import GenerationRequest, Generator  # noqa: E402
 from emovae.generate.plots import plot_emotion_control  # noqa: E402
 from emovae.io import write_csv  # noqa: E402
 
+CACHE = Path(".cache/bench_emotion_control")
 CONDITIONS = {"model": ("synth", "none"), "noise": ("synth", "noise"), "shuffled": ("synth", "shuffled"),
-              "rules": ("rules", "none")}
+              "untrained": ("synth", "none"), "rules": ("rules", "none")}
+
+
+def untrained_twin(checkpoint: Path, folder: Path) -> Path:
+    """The checkpoint's architecture at its seeded initial weights, with its normalisation, codec and score decoder."""
+    import shutil
+
+    import torch
+
+    from emovae.model import ConditionalVAE, load_checkpoint, save_checkpoint
+    from emovae.model.score import SCORE_DECODER_FILE
+
+    trained, info = load_checkpoint(checkpoint, map_location="cpu")
+    torch.manual_seed(int((info.get("train_config") or {}).get("seed", 0)))  # as the training stage draws them
+    model = ConditionalVAE(trained.config)
+    model.set_normalization(trained.norm_mean, trained.norm_std)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "untrained.pt"
+    save_checkpoint(path, model, {"codec": info["codec"], "epoch": 0, "metrics": {}, "chunk_seconds": info.get("chunk_seconds")})
+    shutil.copyfile(Path(checkpoint).parent / SCORE_DECODER_FILE, folder / SCORE_DECODER_FILE)
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,19 +69,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--style", choices=("ensemble", "piano"), default="ensemble")
     parser.add_argument("--conditions", nargs="+", choices=tuple(CONDITIONS), default=list(CONDITIONS))
+    parser.add_argument("--guidance", type=float, default=None, help="override the checkpoint's guidance scale")
     parser.add_argument("--out", type=Path, default=Path("docs/figures"))
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
     estimator = EmotionEstimator.load(args.estimator)
-    generator = Generator.from_checkpoint(args.checkpoint, device="cpu")
     results, tables = {}, []
     for name in args.conditions:
         renderer, ablation = CONDITIONS[name]
+        checkpoint = untrained_twin(args.checkpoint, CACHE) if name == "untrained" else args.checkpoint
+        generator = Generator.from_checkpoint(checkpoint, device="cpu")
 
-        def render(emotion, seed, renderer=renderer, ablation=ablation):
-            request = GenerationRequest(args.checkpoint, emotion=emotion, seconds=args.seconds, seed=seed, device="cpu",
-                                        renderer=renderer, ablation=ablation, synth_style=args.style)
+        def render(emotion, seed, renderer=renderer, ablation=ablation, checkpoint=checkpoint, generator=generator):
+            request = GenerationRequest(checkpoint, emotion=emotion, seconds=args.seconds, seed=seed, device="cpu",
+                                        renderer=renderer, ablation=ablation, synth_style=args.style,
+                                        guidance=args.guidance)
             audio, sr, _ = generator.generate(request)
             return audio, sr
 

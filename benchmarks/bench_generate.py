@@ -1,10 +1,10 @@
 """Generation speed: slider to audio.
 
-    python benchmarks/bench_generate.py                           # untrained default-size VAE, random codec
+    python benchmarks/bench_generate.py                           # the embedded demo bundle
     python benchmarks/bench_generate.py --checkpoint vae_model/best.pt --repeats 15
 
-Goals: 10 s of synth audio in <= 100 ms median on 2 cores (VAE sampling + latent -> controls +
-synthesis), and the neural path (sampling + EnCodec decoding) >= 20x real time. Prints median and
+Goals: 10 s of synth audio in <= 100 ms median on 2 cores (VAE sampling + score decoder, calibration
+and controls + synthesis: "synthesis" below is the whole renderer), and the neural path (sampling + EnCodec decoding) >= 20x real time. Prints median and
 best of N, the breakdown, ``uptime`` (the cores are shared: compare best-of-N when the load is
 high) and the machine; ``--compare-threads`` shows why torch runs on one-thread workers
 (emovae/generate/threads.py). Loading the checkpoint and building the codec are excluded: the
@@ -29,28 +29,6 @@ import torch  # noqa: E402
 from emovae.generate.controls import latent_to_controls  # noqa: E402
 from emovae.generate.generator import GenerationRequest, Generator  # noqa: E402
 from emovae.generate.sampler import EmotionPath, LatentSampler  # noqa: E402
-
-CACHE = Path(".cache/bench_generate")
-
-
-def untrained_checkpoint(folder: Path, with_codec: bool) -> Path:
-    """Default-size VAE; with ``with_codec`` its identity is a real random-init codec's (for neural)."""
-    from emovae.model import ConditionalVAE, VAEConfig, save_checkpoint
-
-    path = folder / ("untrained_vae_codec.pt" if with_codec else "untrained_vae.pt")
-    if not path.is_file():
-        if with_codec:
-            from emovae.codec import load_codec
-
-            identity = load_codec("random", seed=0).identity
-        else:
-            identity = {"codec_id": "random-s0-bench", "weights": "random", "seed": 0, "latent_kind": "continuous",
-                        "bandwidth": None, "sample_rate": 24000, "frame_rate": 75, "channels": 128, "weights_hash": "bench"}
-        torch.manual_seed(0)
-        folder.mkdir(parents=True, exist_ok=True)
-        save_checkpoint(path, ConditionalVAE(VAEConfig()), {"codec": identity, "epoch": 0, "metrics": {}, "chunk_seconds": 5})
-    return path
-
 
 def timed(fn, repeats: int) -> list[float]:
     fn()  # warm-up: first-call allocations and lazy imports are not what a slider pays
@@ -111,7 +89,8 @@ def compare_threads(checkpoint: Path, neural_checkpoint: Path | None, seconds: f
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", type=Path, default=None, help="default: untrained default-size VAE")
+    parser.add_argument("--checkpoint", type=Path, default=Path("checkpoints/demo/vae.pt"),
+                        help="a checkpoint with its score decoder beside it (default: %(default)s)")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--skip-neural", action="store_true")
@@ -120,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
 
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores visible; uptime: {uptime}")
-    synth_ckpt = args.checkpoint or untrained_checkpoint(CACHE, with_codec=False)
-    neural_ckpt = None if args.skip_neural else (args.checkpoint or untrained_checkpoint(CACHE, with_codec=True))
+    synth_ckpt = args.checkpoint
+    neural_ckpt = None if args.skip_neural else args.checkpoint
     bench_synth(synth_ckpt, args.seconds, args.repeats)
     if neural_ckpt is not None:
         bench_neural(neural_ckpt, args.seconds, args.repeats)

@@ -45,6 +45,25 @@ class WorkflowConfig:
             raise ValueError("give a DEAM root (--data) or ask for the generated demo dataset (--demo)")
         if self.data_root is not None and self.demo:
             raise ValueError("--data and --demo exclude each other: the demo dataset is generated, not read")
+        if self.demo:
+            self._check_demo_size()
+
+    def _check_demo_size(self) -> None:
+        """The estimator is fitted on the training songs alone: refuse a demo too small to leave it enough chunks."""
+        import math
+
+        from emovae.eval.estimator import MIN_TRAINING_CLIPS
+        from emovae.train.config import TrainConfig
+
+        defaults = TrainConfig()
+        n = int(self.demo_songs)
+        held_out = math.ceil(defaults.val_fraction * n) + math.ceil(defaults.test_fraction * n)
+        train_chunks = max(0, n - held_out) * int(float(self.demo_seconds) // int(self.chunk_seconds))
+        if train_chunks < MIN_TRAINING_CLIPS:
+            raise ValueError(
+                f"a demo of {n} songs x {self.demo_seconds:g} s leaves ~{train_chunks} training chunks of "
+                f"{self.chunk_seconds} s once validation and test songs are held out; the estimator needs at least "
+                f"{MIN_TRAINING_CLIPS}: use more songs (--demo-songs) or longer ones")
 
     @property
     def dataset_params(self) -> dict:

@@ -32,9 +32,6 @@ def test_distance_sees_a_change_of_spread_with_the_same_mean():
     assert frechet_distance(x, 3.0 * rng.standard_normal((400, 3))) > 2.0 + frechet_distance(x, rng.standard_normal((400, 3)))
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="library bug: frechet_distance unpacks "
-                   "scipy.linalg.sqrtm(..., disp=False), which returns a bare array for a 1x1 matrix (SciPy 1.17) "
-                   "and whose disp argument goes away in SciPy 1.18; remove this mark once fixed")
 def test_one_dimensional_features_work():
     rng = np.random.default_rng(4)
     a, b = rng.standard_normal((100, 1)), rng.standard_normal((100, 1)) + 3.0

@@ -206,15 +206,17 @@ class Generator:
 
 
 @lru_cache(maxsize=4)
-def _cached_generator(path: str, mtime_ns: int, device: str, codec_weights: str | None) -> Generator:
+def _cached_generator(path: str, mtime_ns: int, score_mtime_ns: int, device: str, codec_weights: str | None) -> Generator:
     return Generator.from_checkpoint(path, device, codec_weights)
 
 
 def get_generator(checkpoint: str | os.PathLike, device: str = "auto", codec_weights: str | None = None) -> Generator:
-    """A cached :class:`Generator`; a re-written checkpoint (new mtime) is reloaded."""
+    """A cached :class:`Generator`; a re-written checkpoint or score decoder (new mtime) is reloaded."""
     file = Path(checkpoint).resolve()
     mtime = file.stat().st_mtime_ns if file.is_file() else -1  # a missing file fails inside with a clear message
-    return _cached_generator(str(file), mtime, str(resolve_device(device)), codec_weights)
+    score = file.parent / SCORE_DECODER_FILE
+    score_mtime = score.stat().st_mtime_ns if score.is_file() else -1
+    return _cached_generator(str(file), mtime, score_mtime, str(resolve_device(device)), codec_weights)
 
 
 def generate_audio(request: GenerationRequest) -> tuple[np.ndarray, int, dict]:

@@ -30,6 +30,7 @@ class VAEConfig:
     conditional_prior: bool = True  # p(z | c) instead of N(0, I): see ConditionalVAE.prior
     decoder_variance: bool = True  # p(x | z, c) with a learned per-frame variance, sampled at generation
     unconditional: bool = True  # decoder and prior also learn a null condition: classifier-free guidance
+    emotion_head: bool = True  # an emotion reader trained on real chunks that the VAE's samples must satisfy
 
     def __post_init__(self) -> None:
         # JSON gives lists; keep the dataclass hashable and comparable with a freshly built one.
@@ -68,4 +69,4 @@ class VAEConfig:
         """Build from a dict, refusing unknown keys (a typo would otherwise silently use a default)."""
         check_known_keys(data, cls, source, "model")
         # checkpoints written before the variance head / null condition say nothing about them: they have neither
-        return cls(**{"decoder_variance": False, "unconditional": False, **data})
+        return cls(**{"decoder_variance": False, "unconditional": False, "emotion_head": False, **data})

@@ -52,6 +52,22 @@ class ConditionEmbedding(nn.Module):
         return torch.where(null_mask.view(-1, 1, 1), self.null_code.expand_as(code), code)
 
 
+class EmotionHead(nn.Module):
+    """Reads (valence, arousal) in [0, 1] off a normalised latent sequence ``(B, C, T)``.
+
+    It sees each channel's mean and log-spread over time: statistics a generated sequence can match
+    without copying frames, and the ones a linear probe finds the emotion in on real latents.
+    """
+
+    def __init__(self, channels: int, hidden: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(2 * channels, hidden), nn.SiLU(), nn.Linear(hidden, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        stats = torch.cat([x.mean(dim=-1), torch.log(x.std(dim=-1) + 1e-3)], dim=1)
+        return torch.sigmoid(self.net(stats))
+
+
 class FiLM(nn.Module):
     """Feature-wise linear modulation ``x * (1 + gamma) + beta`` from the condition code.
 

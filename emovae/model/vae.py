@@ -31,6 +31,7 @@ from torch import nn
 from emovae.model.config import VAEConfig
 from emovae.model.modules import (
     ConditionEmbedding,
+    EmotionHead,
     Pointwise,
     ResBlock,
     as_condition_sequence,
@@ -88,6 +89,8 @@ class ConditionalVAE(nn.Module):
             self.dec_logvar = up_conv(widths[1], widths[0], c.stage_strides[0])
             nn.init.zeros_(self.dec_logvar.weight)  # starts at variance 1: the normalised data's own
             nn.init.zeros_(self.dec_logvar.bias)
+
+        self.emotion_head = EmotionHead(c.in_channels, c.cond_hidden) if c.emotion_head else None
 
         if c.conditional_prior:
             self.prior_cond = ConditionEmbedding(c.cond_dim, c.cond_hidden, null=c.unconditional)
@@ -205,8 +208,13 @@ class ConditionalVAE(nn.Module):
         """
         if n_frames < 1:
             raise ValueError(f"n_frames must be >= 1, got {n_frames}")
+        cond = torch.as_tensor(cond, dtype=torch.float32, device=self.norm_mean.device)
+        return self.denormalize(self.sample_normalized(cond, n_frames, temperature, generator, guidance))
+
+    def sample_normalized(self, cond: torch.Tensor, n_frames: int, temperature: float = 1.0,
+                          generator: torch.Generator | None = None, guidance: float = 1.0) -> torch.Tensor:
+        """:meth:`generate` in normalised units and differentiable (training uses it for the emotion head)."""
         device = self.norm_mean.device
-        cond = torch.as_tensor(cond, dtype=torch.float32, device=device)
         prior_mu, prior_logvar = self.prior(cond, self.config.latent_frames(n_frames))
         noise = torch.randn(prior_mu.shape, generator=generator, device=device)
         z = prior_mu + torch.exp(0.5 * prior_logvar) * noise * float(temperature)
@@ -221,7 +229,7 @@ class ConditionalVAE(nn.Module):
         if logvar is not None:
             output_noise = torch.randn(mean.shape, generator=generator, device=device)
             mean = mean + torch.exp(0.5 * logvar) * output_noise * float(temperature)
-        return self.denormalize(mean)
+        return mean
 
     # --- helpers -------------------------------------------------------------------------------------
     def _check_input(self, x: torch.Tensor) -> None:

@@ -34,7 +34,8 @@ class TrainConfig:
     beta: float = 0.5  # KL weight at the end of warm-up (KL is per input value, see emovae.model.loss)
     kl_warmup: float = 5.0  # epochs of linear warm-up of beta from 0
     cond_dropout: float = 0.15  # fraction of chunks trained without their condition (unconditional mode)
-    guidance: float = 3.0  # classifier-free guidance scale recorded for generation and used by the evaluation
+    guidance: float = 1.0  # classifier-free guidance scale recorded for generation and used by the evaluation (1 = none)
+    emotion_weight: float = 1.0  # weight of "the emotion head reads c back from the VAE's own samples"; 0 = off
     prior_fit: float = 1.0  # weight of the prior's own likelihood term (see emovae.model.loss.vae_loss); 0 = off
     free_bits: float = 0.05  # nats per latent channel and latent frame below which KL is not penalised
     val_fraction: float = 0.2  # fraction of *songs* held out to pick best.pt
@@ -60,7 +61,7 @@ class TrainConfig:
         for name in ("lr",):
             if not float(getattr(self, name)) > 0:
                 problems.append(f"{name}={getattr(self, name)} (must be > 0)")
-        for name in ("beta", "kl_warmup", "free_bits", "prior_fit", "grad_clip", "weight_decay"):
+        for name in ("beta", "kl_warmup", "free_bits", "prior_fit", "emotion_weight", "grad_clip", "weight_decay"):
             if float(getattr(self, name)) < 0:
                 problems.append(f"{name}={getattr(self, name)} (must be >= 0)")
         if not 0.0 < float(self.val_fraction) < 1.0:

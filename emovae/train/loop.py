@@ -46,7 +46,7 @@ HISTORY = "history.csv"
 SPLIT = "split.json"
 # Settings that change the optimisation trajectory: a resumed run must keep them to be exact.
 TRAJECTORY_KEYS = ("chunk_seconds", "model", "batch_size", "lr", "weight_decay", "grad_clip", "beta",
-                   "kl_warmup", "free_bits", "prior_fit", "cond_dropout", "val_fraction", "test_fraction", "seed")
+                   "kl_warmup", "free_bits", "prior_fit", "cond_dropout", "emotion_weight", "val_fraction", "test_fraction", "seed")
 
 Progress = Callable[[int, int, str], None]
 
@@ -243,14 +243,35 @@ def _train_step(model: ConditionalVAE, optimizer: torch.optim.Optimizer, dataset
     null_mask = None
     if config.cond_dropout > 0 and model.config.unconditional:  # drawn from the saved generator: exact resume
         null_mask = torch.rand(len(rows), generator=noise, device=device) < config.cond_dropout
-    output = model(x.to(device, non_blocking=True), cond.to(device), generator=noise, null_mask=null_mask)
+    cond = cond.to(device)
+    output = model(x.to(device, non_blocking=True), cond, generator=noise, null_mask=null_mask)
     terms = vae_loss(output, beta_now, config.free_bits, config.prior_fit)
+    total = terms.total
+    if model.emotion_head is not None and config.emotion_weight > 0:
+        total = total + _emotion_terms(model, output.target, cond, config.emotion_weight, noise)
     optimizer.zero_grad(set_to_none=True)
-    terms.total.backward()
+    total.backward()
     if config.grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
     optimizer.step()
     return {"objective": terms.total.item(), "mse": terms.mse.item(), "kl": terms.kl.item()}
+
+
+def _emotion_terms(model: ConditionalVAE, target: torch.Tensor, cond: torch.Tensor, weight: float,
+                   noise: torch.Generator) -> torch.Tensor:
+    """Head fitted on the real chunks + ``weight`` x (the frozen head reads ``cond`` back from the VAE's samples).
+
+    The head's weights are detached in the second term, so the VAE cannot win by teaching the head to
+    accept anything: only the VAE's samples move towards what real chunks of that emotion look like.
+    """
+    from torch.func import functional_call
+
+    head = model.emotion_head
+    fit = torch.nn.functional.mse_loss(head(target.detach()), cond)
+    samples = model.sample_normalized(cond, target.shape[-1], generator=noise)
+    frozen = {name: p.detach() for name, p in head.named_parameters()}
+    consistency = torch.nn.functional.mse_loss(functional_call(head, frozen, (samples,)), cond)
+    return fit + weight * consistency
 
 
 @torch.no_grad()
