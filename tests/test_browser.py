@@ -87,6 +87,9 @@ def test_first_screen_plays_and_a_preset_and_a_map_click_generate(url, page):
 
     # click the map where (V, A) = (0.85, 0.8): the image may be scaled, so aim in displayed pixels
     image = page.locator("#emotion-map img")
+    # the map is redrawn after each generate: wait until the new picture has loaded (naturalWidth 0 until then)
+    page.wait_for_function("() => { const i = document.querySelector('#emotion-map img'); "
+                           "return i !== null && i.complete && i.naturalWidth > 0; }", timeout=30_000)
     box = image.bounding_box()
     natural = page.evaluate("() => document.querySelector('#emotion-map img').naturalWidth")
     scale = box["width"] / natural

@@ -105,7 +105,7 @@ def render_emotion_map(
         (v0, v1), (a0, a1) = data_range["valence"], data_range["arousal"]
         (x0, y0), (x1, y1) = geometry.to_pixel(v0, a1), geometry.to_pixel(v1, a0)
         draw.rectangle([x0, y0, x1, y1], outline=DATA_RANGE_RGB, width=2)
-        draw.text((x0 + 4, y0 + 3), "DEAM 5–95 %", fill=DATA_RANGE_RGB, font=font, anchor="la")
+        draw.text((x0 + 4, y0 + 3), "DEAM 5-95 %", fill=DATA_RANGE_RGB, font=font, anchor="la")
     if points is not None:
         for v, a in zip(*points):
             x, y = geometry.to_pixel(float(v), float(a))

@@ -1,9 +1,9 @@
-"""Generated latent -> :class:`~emovae.music.controls.MusicControls`: how the VAE steers the synth.
+"""Generated latent -> :class:`~emovae.music.controls.MusicControls`: the phrase shape of a synth piece.
 
-The synth renderer takes the emotion from the condition (tempo, mode, register, ... come from
-``emovae.music.params``) and takes the *shape* of the piece from the generated latent sequence, so
-two samples at the same (V, A) differ the way two VAE samples differ. Three curves are read off the
-latent at a control rate of a few values per second:
+The ``synth`` renderer takes every musical parameter from the latent: the score decoder reads the
+level of tempo, density, loudness, mode, register, ... (:mod:`emovae.model.score`), and this module
+reads the *shape* of the piece, so two samples at the same (V, A) differ the way two VAE samples
+differ. Three curves are read off the latent at a control rate of a few values per second:
 
 * ``contour``  - the latent's position along its own dominant direction of motion (first principal
   component of the frames over time): where the latent moves, the melody moves;
@@ -11,8 +11,7 @@ latent at a control rate of a few values per second:
 * ``dynamics`` - latent energy (RMS over channels): louder-looking latents -> louder phrases.
 
 Every curve is standardised within the piece and squashed with ``tanh`` into its bounded range, so
-the latent shapes the music *relative* to the emotion's level and never overrides the emotion
-(that is the division of labour the emotion-control benchmark checks).
+it shapes the music *around* the levels the score decoder read rather than overriding them.
 """
 
 from __future__ import annotations
