@@ -22,7 +22,6 @@ from emovae.device import resolve_device
 from emovae.emotion import EmotionValueError, parse_emotion, validate_emotion
 from emovae.eval.ablations import noise_latent, shuffled_emotion, validate_ablation
 from emovae.generate.render import NeuralRenderer, RulesRenderer, SynthRenderer, validate_renderer
-from emovae.model.score import SCORE_DECODER_FILE, ScoreDecoder
 from emovae.generate.sampler import (
     EmotionPath,
     GenerationInputError,
@@ -32,6 +31,7 @@ from emovae.generate.sampler import (
     validate_seed,
     validate_temperature,
 )
+from emovae.model.score import SCORE_DECODER_FILE, ScoreDecoder
 
 EmotionLike = str | tuple[float, float]
 
@@ -159,13 +159,14 @@ class Generator:
         req = request
         if req.ablation == "noise":
             model = self.sampler.model
+            requested = (*req.path.start, *(req.path.end or ()))
             latent = noise_latent(model.norm_mean.cpu().numpy(), model.norm_std.cpu().numpy(),
-                                  self.sampler.n_frames(req.seconds), req.seed)
+                                  self.sampler.n_frames(req.seconds), req.seed, requested)
             return latent, {}
         path = req.path
         if req.ablation == "shuffled":
             start = shuffled_emotion(path.start, req.seed)
-            end = shuffled_emotion(path.end, req.seed + 1) if path.end is not None else None
+            end = shuffled_emotion(path.end, req.seed) if path.end is not None else None
             path = EmotionPath(start, end)
         latent = self.sampler.sample(path, req.seconds, req.seed, req.temperature, req.guidance)
         return latent, ({"sampled_emotion": list(path.start)} if req.ablation == "shuffled" else {})
