@@ -36,6 +36,7 @@ class TrainConfig:
     cond_dropout: float = 0.15  # fraction of chunks trained without their condition (unconditional mode)
     guidance: float = 1.0  # classifier-free guidance scale recorded for generation and used by the evaluation (1 = none)
     emotion_weight: float = 1.0  # weight of "the emotion head reads c back from the VAE's own samples"; 0 = off
+    emotion_samples: int = 32  # VAE samples per step for that term, at most the batch (each costs a decoder pass)
     prior_fit: float = 1.0  # weight of the prior's own likelihood term (see emovae.model.loss.vae_loss); 0 = off
     free_bits: float = 0.05  # nats per latent channel and latent frame below which KL is not penalised
     val_fraction: float = 0.2  # fraction of *songs* held out to pick best.pt
@@ -66,6 +67,8 @@ class TrainConfig:
                 problems.append(f"{name}={getattr(self, name)} (must be >= 0)")
         if not 0.0 < float(self.val_fraction) < 1.0:
             problems.append(f"val_fraction={self.val_fraction} (must be strictly between 0 and 1)")
+        if int(self.emotion_samples) < 1:
+            problems.append(f"emotion_samples={self.emotion_samples} (must be >= 1)")
         if not 0.0 <= float(self.cond_dropout) < 1.0:
             problems.append(f"cond_dropout={self.cond_dropout} (must be in [0, 1))")
         if not 0.0 <= float(self.guidance) <= 10.0:
