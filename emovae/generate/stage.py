@@ -22,7 +22,7 @@ from emovae.emotion import PRESETS
 from emovae.eval.estimator import EmotionEstimator
 from emovae.generate.generator import GenerationRequest, get_generator, to_emotion
 from emovae.generate.plots import plot_preset_comparison
-from emovae.io import atomic_path, read_json, write_json
+from emovae.io import read_json, save_npy, write_json
 
 Progress = Callable[[int, int, str], None]
 SIDECAR_VERSION = 1
@@ -127,9 +127,7 @@ def run_generation(config: GenerationStageConfig, progress: Progress | None = No
             if estimator is not None:
                 info["estimated_emotion"] = list(estimator.predict(audio, sample_rate))
             if config.save_latent:
-                with atomic_path(latent_file) as tmp:
-                    with open(tmp, "wb") as handle:
-                        np.save(handle, generated.latent)
+                save_npy(latent_file, generated.latent)
             write_wav(wav, audio, sample_rate)
             write_json(sidecar, {"version": SIDECAR_VERSION, "request": key, "info": info})
             result.pieces.append(GeneratedPiece(name, wav, info, resumed=False))
