@@ -14,10 +14,10 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
 
 from emovae.emotion import PRESETS, quadrant
 from emovae.eval.estimator import EmotionEstimator
+from emovae.eval.probe import spearman_per_axis
 
 Render = Callable[[tuple[float, float], int], tuple[np.ndarray, int]]
 PRESET_SEED_OFFSET = 100  # preset clips use seeds the grid never used
@@ -40,11 +40,6 @@ class ControlResult:
                 "presets_total": self.preset_total, "preset_hits": dict(self.preset_hits)}
 
 
-def _rho(a: np.ndarray, b: np.ndarray) -> float:
-    rho = spearmanr(a, b)[0]
-    return float(rho) if np.isfinite(rho) else 0.0  # constant estimates: no ranking at all
-
-
 def measure_control(render: Render, estimator: EmotionEstimator, grid: int = 5, seeds: int = 3,
                     progress: Callable[[int, int], None] | None = None) -> ControlResult:
     """Grid ``grid x grid`` over [0, 1]^2 x ``seeds``, plus each preset x ``seeds`` at unseen seeds."""
@@ -63,5 +58,6 @@ def measure_control(render: Render, estimator: EmotionEstimator, grid: int = 5, 
     on_grid, presets = table[table.preset == ""], table[table.preset != ""]
     hits = {name: int(sum(quadrant(r.est_valence, r.est_arousal) == name for r in presets[presets.preset == name].itertuples()))
             for name in PRESETS}
-    return ControlResult(table, _rho(on_grid.target_valence, on_grid.est_valence),
-                         _rho(on_grid.target_arousal, on_grid.est_arousal), hits, int(len(presets)))
+    rho = spearman_per_axis(on_grid[["target_valence", "target_arousal"]].to_numpy(),
+                            on_grid[["est_valence", "est_arousal"]].to_numpy())  # constant estimates read as 0
+    return ControlResult(table, rho["rho_valence"], rho["rho_arousal"], hits, int(len(presets)))

@@ -25,7 +25,7 @@ from sklearn.linear_model import RidgeCV
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-FRAME_RATE = 75
+from emovae.codec.identity import FRAME_RATE
 
 
 def pooled_features(latents: np.ndarray, segment: int = FRAME_RATE) -> np.ndarray:

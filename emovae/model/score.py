@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from emovae.analysis.descriptors import DESCRIPTOR_NAMES
+from emovae.codec.identity import FRAME_RATE
 from emovae.io import read_json, write_json
 
 FORMAT_VERSION = 1
@@ -28,7 +29,7 @@ CONTEXT = 5  # windows (seconds) around each window that describe its neighbourh
 SCORE_DECODER_FILE = "score_decoder.json"
 
 
-def window_features(latent: np.ndarray, frame_rate: int = 75) -> np.ndarray:
+def window_features(latent: np.ndarray, frame_rate: int = FRAME_RATE) -> np.ndarray:
     """``(C, T)`` latent -> ``(n_windows, 4C)`` features (see module docstring); one window per second.
 
     A latent shorter than a second is one window; trailing frames that do not fill a window are
@@ -60,7 +61,7 @@ class ScoreDecoder:
     y_mean: np.ndarray
     y_scale: np.ndarray
     coef: np.ndarray  # (n_features, n_descriptors), standardised units
-    frame_rate: int = 75
+    frame_rate: int = FRAME_RATE
     codec_id: str | None = None
     training: dict = field(default_factory=dict)
 
@@ -72,7 +73,7 @@ class ScoreDecoder:
         return self.predict_features(window_features(latent, self.frame_rate))
 
     @classmethod
-    def fit(cls, features: np.ndarray, targets: np.ndarray, alpha: float, frame_rate: int = 75,
+    def fit(cls, features: np.ndarray, targets: np.ndarray, alpha: float, frame_rate: int = FRAME_RATE,
             codec_id: str | None = None) -> "ScoreDecoder":
         """Closed-form ridge on standardised features and targets (one solve for all descriptors)."""
         x, y = np.asarray(features, dtype=np.float64), np.asarray(targets, dtype=np.float64)
