@@ -53,12 +53,18 @@ def _pool(latent: np.ndarray, n_steps: int) -> np.ndarray:
     return (sums / counts).T
 
 
+def moving_average(values: np.ndarray, width: int) -> np.ndarray:
+    """Edge-padded moving average along the first axis (a curve, or each column of ``(steps, k)`` rows)."""
+    if width <= 1 or len(values) < 2:
+        return values
+    width = min(width, len(values))
+    pad = [(width // 2, width - 1 - width // 2)] + [(0, 0)] * (values.ndim - 1)
+    padded = np.pad(values, pad, mode="edge")
+    return np.apply_along_axis(np.convolve, 0, padded, np.ones(width) / width, mode="valid")
+
+
 def _smooth(curve: np.ndarray, width: int) -> np.ndarray:
-    if width <= 1 or curve.size < 3:
-        return curve
-    width = min(width, curve.size)
-    padded = np.pad(curve, (width // 2, width - 1 - width // 2), mode="edge")
-    return np.convolve(padded, np.ones(width) / width, mode="valid")
+    return curve if curve.size < 3 else moving_average(curve, width)
 
 
 def _standardise(curve: np.ndarray) -> np.ndarray:

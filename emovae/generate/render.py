@@ -24,7 +24,7 @@ import torch
 
 from emovae.analysis.descriptors import DESCRIPTOR_NAMES
 from emovae.audio import SAMPLE_RATE
-from emovae.generate.controls import ControlSettings, latent_to_controls
+from emovae.generate.controls import ControlSettings, latent_to_controls, moving_average
 from emovae.generate.sampler import EmotionPath, GenerationInputError
 from emovae.generate.threads import cpu_worker
 from emovae.model.score import ScoreDecoder
@@ -62,16 +62,6 @@ def _synthesise(style: str, seconds: float, seed: int, sample_rate: int, **sourc
     return np.asarray(make(seconds=seconds, seed=seed, sample_rate=sample_rate, **source), dtype=np.float32)
 
 
-def _smooth_rows(rows: np.ndarray, width: int) -> np.ndarray:
-    """Moving average along time (edge-padded), per column."""
-    if width <= 1 or len(rows) < 2:
-        return rows
-    width = min(width, len(rows))
-    padded = np.pad(rows, ((width // 2, width - 1 - width // 2), (0, 0)), mode="edge")
-    kernel = np.ones(width) / width
-    return np.stack([np.convolve(padded[:, j], kernel, mode="valid") for j in range(rows.shape[1])], axis=1)
-
-
 @dataclass
 class SynthRenderer:
     """The engine driven by the latent alone (see module docstring). ``style`` picks the arrangement."""
@@ -85,7 +75,7 @@ class SynthRenderer:
 
     def read(self, latent: np.ndarray, seconds: float) -> tuple[np.ndarray, ParamCurve]:
         """The descriptors read off ``latent`` (smoothed, one row per second) and the engine curve that plays them."""
-        descriptors = _smooth_rows(self.score.predict(latent), DESCRIPTOR_SMOOTHING)
+        descriptors = moving_average(self.score.predict(latent), DESCRIPTOR_SMOOTHING)
         return descriptors, ParamCurve.from_knobs(self.calibration.knobs(descriptors), seconds)
 
     def render(self, latent: np.ndarray, path: EmotionPath, seconds: float, seed: int) -> tuple[np.ndarray, dict]:
