@@ -133,20 +133,18 @@ def musical_params(valence: CurveLike, arousal: CurveLike) -> MusicParams:
     v = _checked("valence", valence)
     a = _checked("arousal", arousal)
     tension = (1.0 - v) * a  # high only for negative valence AND high arousal
-    fields = dict(
+    knobs = dict(
         tempo_bpm=58.0 + 92.0 * a + 10.0 * v,
         note_density=0.75 + 2.25 * a**1.2,
-        velocity=0.45 + 0.5 * a,
         loudness_db=-24.0 + 10.0 * a,
-        attack_s=0.003 + 0.057 * (1.0 - a) ** 2 * (1.0 - 0.5 * tension),
-        legato=1.05 - 0.6 * a,
-        mode_level=4.0 * v,
-        dissonance=np.clip(0.35 * (1.0 - v) ** 1.5 + 0.65 * tension, 0.0, 1.0),
-        tension=tension,
         brightness=np.clip(0.1 + 0.6 * a + 0.3 * v, 0.0, 1.0),
+        mode_level=4.0 * v,
         register=55.0 + 17.0 * v + 2.0 * a - 4.0 * tension,
+        legato=1.05 - 0.6 * a,
         percussion=np.clip((a - 0.3) / 0.7, 0.0, 1.0),
+        tension=tension,
     )
+    fields = params_from_knobs(knobs)  # velocity, attack and dissonance follow the knobs as in any source
     scalar = np.ndim(v) == 0 and np.ndim(a) == 0
     convert = (lambda x: float(x)) if scalar else (lambda x: np.asarray(x, dtype=float))
     return MusicParams(**{k: convert(x) for k, x in fields.items()})
@@ -177,11 +175,7 @@ class ParamCurve:
 
     def params_at(self, times: float | np.ndarray) -> MusicParams:
         t = np.clip(np.asarray(times, dtype=float), 0.0, self.seconds)
-        out = {}
-        for name, values in self.curves.items():
-            knots = np.linspace(0.0, self.seconds, values.size)
-            out[name] = np.full(t.shape, values[0]) if values.size == 1 else np.interp(t, knots, values)
-        return MusicParams(**out)
+        return MusicParams(**{name: _sampled_at(values, t, self.seconds) for name, values in self.curves.items()})
 
     @classmethod
     def from_knobs(cls, knobs: Mapping[str, CurveLike], seconds: float) -> "ParamCurve":
@@ -214,7 +208,7 @@ class EmotionCurve:
     def at(self, times: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Valence and arousal at ``times`` (seconds; clamped to the piece)."""
         t = np.clip(np.asarray(times, dtype=float), 0.0, self.seconds)
-        return self._interp(self._valence, t), self._interp(self._arousal, t)
+        return _sampled_at(self._valence, t, self.seconds), _sampled_at(self._arousal, t, self.seconds)
 
     def params_at(self, times: float | np.ndarray) -> MusicParams:
         """Musical parameters at ``times``."""
@@ -226,11 +220,12 @@ class EmotionCurve:
         v, a = self.at(grid)
         return float(np.mean(v)), float(np.mean(a))
 
-    def _interp(self, samples: np.ndarray, t: np.ndarray) -> np.ndarray:
-        if samples.size == 1:
-            return np.full(t.shape, samples[0])
-        knots = np.linspace(0.0, self.seconds, samples.size)
-        return np.interp(t, knots, samples)
+
+def _sampled_at(samples: np.ndarray, t: np.ndarray, seconds: float) -> np.ndarray:
+    """A curve sampled uniformly over ``[0, seconds]`` (a single sample is constant), read at times ``t``."""
+    if samples.size == 1:
+        return np.full(t.shape, samples[0])
+    return np.interp(t, np.linspace(0.0, seconds, samples.size), samples)
 
 
 def _checked(name: str, value: CurveLike) -> float | np.ndarray:
