@@ -50,15 +50,14 @@ class WorkflowConfig:
 
     def _check_demo_size(self) -> None:
         """The estimator is fitted on the training songs alone: refuse a demo too small to leave it enough chunks."""
-        import math
-
         from emovae.eval.estimator import MIN_TRAINING_CLIPS
         from emovae.train.config import TrainConfig
+        from emovae.train.dataset import split_sizes
 
         defaults = TrainConfig()
         n = int(self.demo_songs)
-        held_out = math.ceil(defaults.val_fraction * n) + math.ceil(defaults.test_fraction * n)
-        train_chunks = max(0, n - held_out) * int(float(self.demo_seconds) // int(self.chunk_seconds))
+        train_songs = split_sizes(n, defaults.val_fraction, defaults.test_fraction)[0]
+        train_chunks = train_songs * int(float(self.demo_seconds) // int(self.chunk_seconds))
         if train_chunks < MIN_TRAINING_CLIPS:
             raise ValueError(
                 f"a demo of {n} songs x {self.demo_seconds:g} s leaves ~{train_chunks} training chunks of "

@@ -154,9 +154,8 @@ class Generator:
             )
         return self.score
 
-    def latent(self, request: GenerationRequest) -> tuple[np.ndarray, dict]:
+    def latent(self, req: GenerationRequest) -> tuple[np.ndarray, dict]:
         """The latent a (validated) request renders: the VAE's sample, or its ablation."""
-        req = request
         if req.ablation == "noise":
             model = self.sampler.model
             requested = (*req.path.start, *(req.path.end or ()))

@@ -171,18 +171,24 @@ class Split:
         }
 
 
+def split_sizes(n_songs: int, val_fraction: float, test_fraction: float = 0.0) -> tuple[int, int, int]:
+    """How many songs :func:`split_by_song` puts on the train, validation and test sides (each non-empty)."""
+    sides = 2 + (test_fraction > 0)
+    if n_songs < sides:
+        raise DatasetError(f"need at least {sides} songs to split train/validation{'/test' if sides == 3 else ''} "
+                           f"by song, got {n_songs}")
+    n_val = min(n_songs - sides + 1, max(1, int(math.ceil(val_fraction * n_songs))))
+    n_test = 0 if sides == 2 else min(n_songs - n_val - 1, max(1, int(math.ceil(test_fraction * n_songs))))
+    return n_songs - n_val - n_test, n_val, n_test
+
+
 def split_by_song(labels: pd.DataFrame, val_fraction: float, seed: int, test_fraction: float = 0.0) -> Split:
     """Hold out seeded random fractions of *songs* for validation and test (chunks of a song are
     near-duplicates, so a chunk-level split would leak and flatter every held-out figure)."""
     songs = np.array(sorted(int(s) for s in labels["song_id"].unique()))
-    sides = 2 + (test_fraction > 0)
-    if len(songs) < sides:
-        raise DatasetError(f"need at least {sides} songs to split train/validation{'/test' if sides == 3 else ''} "
-                           f"by song, got {len(songs)}")
+    _, n_val, n_test = split_sizes(len(songs), val_fraction, test_fraction)
     rng = np.random.default_rng(seed)
     shuffled = rng.permutation(songs)
-    n_val = min(len(songs) - sides + 1, max(1, int(math.ceil(val_fraction * len(songs)))))
-    n_test = 0 if sides == 2 else min(len(songs) - n_val - 1, max(1, int(math.ceil(test_fraction * len(songs)))))
     val_songs, test_songs = set(shuffled[:n_val].tolist()), set(shuffled[n_val:n_val + n_test].tolist())
     song_of = labels["song_id"].astype(int)
     is_val, is_test = song_of.isin(val_songs).to_numpy(), song_of.isin(test_songs).to_numpy()
