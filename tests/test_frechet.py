@@ -75,3 +75,68 @@ def test_a_quadrant_thin_on_the_real_side_is_none_too():
     report = quadrant_distances(_side(rng, {**full, "sad": 3}), _side(rng, full), _side(rng, full), n_components=3)
     assert report["sad"]["ratio"] is None and report["sad"]["n_train"] == 3
     assert report["happy"]["ratio"] is not None
+
+
+class _Resampler:
+    """A stand-in generator: for each requested emotion it returns a real chunk of the same quadrant, or
+    (``prototype``) that quadrant's mean chunk with fresh frame noise: right texture, no song-to-song
+    variation, the failure the training-conditions yardstick must see."""
+
+    def __init__(self, latents: np.ndarray, emotions: np.ndarray, prototype: bool = False):
+        from emovae.emotion import quadrant
+
+        self.latents, self.prototype = latents, prototype
+        self.quadrants = np.array([quadrant(v, a) for v, a in emotions])
+        self.quadrant = quadrant
+
+    def eval(self):
+        return self
+
+    def generate(self, cond, n_frames, generator=None, guidance=1.0):
+        import torch
+
+        rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
+        out = []
+        for v, a in cond.numpy():
+            pool = self.latents[self.quadrants == self.quadrant(v, a)]
+            if self.prototype:
+                out.append(pool.mean(axis=0) + 0.5 * rng.standard_normal(pool.shape[1:]).astype(np.float32))
+            else:
+                out.append(pool[rng.integers(len(pool))])
+        return torch.from_numpy(np.stack(out))
+
+
+def test_frechet_at_training_conditions_scores_a_model_that_samples_like_the_data_near_one():
+    import pandas as pd
+    import torch
+
+    from emovae.eval.probe import pooled_features
+    from emovae.train.dataset import LatentDataset
+    from emovae.train.evaluate import frechet_at_training_conditions
+
+    rng = np.random.default_rng(7)
+    n_songs, per_song = 400, 3
+    emotions = np.repeat(rng.uniform(0.05, 0.95, (n_songs, 2)), per_song, axis=0).astype(np.float32)
+    # what varies between songs: each channel's level and texture (its frame spread)
+    song_offset = np.repeat(rng.standard_normal((n_songs, 6, 1)), per_song, axis=0)
+    song_spread = np.repeat(0.5 * np.exp(0.4 * rng.standard_normal((n_songs, 6, 1))), per_song, axis=0)
+    latents = (song_offset + song_spread * rng.standard_normal((n_songs * per_song, 6, 300))).astype(np.float32)
+    labels = pd.DataFrame({"valence": emotions[:, 0], "arousal": emotions[:, 1]})
+    dataset = LatentDataset(latents, labels, {}, 5, None, None)
+    songs = np.repeat(np.arange(n_songs), per_song)
+    train_rows, test_rows = np.flatnonzero(songs < 250), np.flatnonzero(songs >= 250)
+    features = pooled_features(latents)
+
+    def report(model):
+        return frechet_at_training_conditions(model, dataset, train_rows, features[train_rows], test_rows,
+                                              features[test_rows], seed=0, device=torch.device("cpu"), draws=2)
+
+    like_data = report(_Resampler(latents[train_rows], emotions[train_rows]))
+    prototypes = report(_Resampler(latents[train_rows], emotions[train_rows], prototype=True))
+    rated = [name for name, row in like_data.items() if row["ratio"] is not None]
+    assert rated, like_data
+    for name in rated:
+        assert like_data[name]["n_generated"] == like_data[name]["n_train"]  # same size, same emotions
+        assert len(like_data[name]["ratio_per_draw"]) == 2
+        assert like_data[name]["ratio"] < 1.6, (name, like_data[name])
+        assert prototypes[name]["ratio"] > 2.0 * like_data[name]["ratio"], (name, prototypes[name])
