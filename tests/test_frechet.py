@@ -128,8 +128,9 @@ def test_frechet_at_training_conditions_scores_a_model_that_samples_like_the_dat
     features = pooled_features(latents)
 
     def report(model):
-        return frechet_at_training_conditions(model, dataset, train_rows, features[train_rows], test_rows,
-                                              features[test_rows], seed=0, device=torch.device("cpu"), draws=2)
+        return frechet_at_training_conditions(model, dataset, train_rows, features[train_rows],
+                                              {"test": (test_rows, features[test_rows])}, seed=0,
+                                              device=torch.device("cpu"), draws=2)["test"]
 
     like_data = report(_Resampler(latents[train_rows], emotions[train_rows]))
     prototypes = report(_Resampler(latents[train_rows], emotions[train_rows], prototype=True))

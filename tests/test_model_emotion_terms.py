@@ -10,8 +10,7 @@ import torch
 
 from emovae.model import ConditionalVAE, VAEConfig
 from emovae.model.loss import vae_loss
-from emovae.train.config import TrainConfig
-from emovae.train.loop import _sample_terms
+from emovae.train.loop import _emotion_terms
 
 TINY = VAEConfig(in_channels=16, latent_dim=4, stage_channels=(8, 12), stage_strides=(4, 2), cond_hidden=8)
 
@@ -99,8 +98,7 @@ def test_prior_fit_trains_the_prior_and_leaves_the_encoder_to_beta():
 def test_emotion_head_is_fitted_on_real_chunks_and_frozen_for_the_vaes_samples():
     model = _model().train()
     target, cond = torch.randn(4, 16, 40), torch.rand(4, 2)
-    loss = _sample_terms(model, target, cond, TrainConfig(emotion_weight=1.0), torch.Generator().manual_seed(0),
-                         n_samples=4, use_head=True, stat_scale=None)
+    loss = _emotion_terms(model, target, cond, weight=1.0, noise=torch.Generator().manual_seed(0))
     head = list(model.emotion_head.parameters())
     fit_only = torch.nn.functional.mse_loss(model.emotion_head(target), cond)
     head_grads = torch.autograd.grad(loss, head, retain_graph=True)

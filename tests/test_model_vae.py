@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 import torch
 
@@ -97,7 +95,7 @@ def test_bad_inputs_are_refused_with_shape_in_message():
 
 
 def test_loss_terms_free_bits_and_warmup():
-    model = _model(config=dataclasses.replace(TINY, style_dim=0))  # the frame latent alone; style: its own test
+    model = _model()
     out = model(torch.randn(4, 16, 40), torch.rand(4, 2), generator=torch.Generator().manual_seed(0))
     plain = vae_loss(out, beta_now=0.5)
     # the variance head starts at log-variance 0, where the Gaussian NLL is half the squared error

@@ -31,7 +31,6 @@ class VAEConfig:
     decoder_variance: bool = True  # p(x | z, c) with a learned per-frame variance, sampled at generation
     unconditional: bool = True  # decoder and prior also learn a null condition: classifier-free guidance
     emotion_head: bool = True  # an emotion reader trained on real chunks that the VAE's samples must satisfy
-    style_dim: int = 0  # a per-chunk latent for what varies between songs of one emotion; 0 = none
 
     def __post_init__(self) -> None:
         # JSON gives lists; keep the dataclass hashable and comparable with a freshly built one.
@@ -45,8 +44,6 @@ class VAEConfig:
         for name in ("in_channels", "latent_dim", "cond_dim", "cond_hidden"):
             if int(getattr(self, name)) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
-        if int(self.style_dim) < 0:
-            problems.append(f"style_dim must be >= 0, got {self.style_dim}")
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
             problems.append(f"kernel_size must be odd, got {self.kernel_size}")
         if problems:
@@ -71,6 +68,5 @@ class VAEConfig:
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> "VAEConfig":
         """Build from a dict, refusing unknown keys (a typo would otherwise silently use a default)."""
         check_known_keys(data, cls, source, "model")
-        # checkpoints written before the variance head / null condition / style latent say nothing about them:
-        # they have none of them
-        return cls(**{"decoder_variance": False, "unconditional": False, "emotion_head": False, "style_dim": 0, **data})
+        # checkpoints written before the variance head / null condition say nothing about them: they have neither
+        return cls(**{"decoder_variance": False, "unconditional": False, "emotion_head": False, **data})

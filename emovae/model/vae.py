@@ -15,16 +15,7 @@ texture (spread, flux) is where much of a chunk's music lives (onsets, percussio
 decoder therefore also predicts a per-channel, per-frame log-variance, trained by the Gaussian
 likelihood, and :meth:`ConditionalVAE.generate` *samples* p(x | z, c) instead of returning its mean.
 Measured on the demo data: with the mean alone the generated latents sit 50-80x further (Fréchet)
-from real test-song latents than real training songs do. 
-Why a style latent (``style_dim``): the per-frame ``z`` sits at its free-bits floor (the demo's KL is
-~0.04 nats per channel and frame), so nothing in a sample varies from chunk to chunk except the
-condition and white decoder noise: generated chunks are prototypes. Measured on the demo run, on
-the leading principal components of the chunk statistics other than the first (which follows
-arousal), generated chunks spread 3-4x less than real ones, and that makes most of the Fréchet
-distance. What differs between two songs of one emotion is per *chunk*, not per frame, so it gets a
-latent of its own: ``s`` is encoded from the time-pooled encoder state, drawn once per sequence
-from p(s | c) at generation (one "song" per piece), and steers every FiLM layer of the decoder
-beside the emotion. Per-channel normalisation
+from real test-song latents than real training songs do. Per-channel normalisation
 statistics are buffers, so they are saved and restored with the weights: callers always pass and get
 raw EnCodec latents.
 """
@@ -61,10 +52,6 @@ class VAEOutput:
     prior_mu: torch.Tensor | None = None  # p(z | c), broadcastable to mu; None is N(0, I)
     prior_logvar: torch.Tensor | None = None
     recon_logvar: torch.Tensor | None = None  # (B, C, T) decoder log-variance; None: fixed variance (MSE)
-    style_mu: torch.Tensor | None = None  # (B, style_dim) posterior q(s | x, c); None without a style latent
-    style_logvar: torch.Tensor | None = None
-    style_prior_mu: torch.Tensor | None = None  # (B, style_dim) p(s | c)
-    style_prior_logvar: torch.Tensor | None = None
 
 
 LOGVAR_RANGE = (-8.0, 4.0)  # normalised units: a variance between ~3e-4 and ~55 times the channel's
@@ -105,13 +92,6 @@ class ConditionalVAE(nn.Module):
 
         self.emotion_head = EmotionHead(c.in_channels, c.cond_hidden) if c.emotion_head else None
 
-        if c.style_dim:
-            self.enc_style = nn.Linear(c.stage_channels[-1], 2 * c.style_dim)  # reads the time-pooled encoder state
-            self.dec_style = nn.Linear(c.style_dim, c.cond_hidden)  # added to the decoder's condition code
-            self.style_prior_head = nn.Linear(c.cond_hidden, 2 * c.style_dim)
-            nn.init.zeros_(self.style_prior_head.weight)  # starts as N(0, I), like the frame prior
-            nn.init.zeros_(self.style_prior_head.bias)
-
         if c.conditional_prior:
             self.prior_cond = ConditionEmbedding(c.cond_dim, c.cond_hidden, null=c.unconditional)
             self.prior_head = Pointwise(c.cond_hidden, 2 * c.latent_dim)
@@ -134,13 +114,6 @@ class ConditionalVAE(nn.Module):
     # --- core ----------------------------------------------------------------------------------------
     def encode(self, x_norm: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised ``(B, C, T)`` -> posterior ``(mu, logvar)``, each ``(B, latent_dim, ceil(T/r))``."""
-        return self._encode(x_norm, cond)[:2]
-
-    def encode_style(self, x_norm: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """Normalised ``(B, C, T)`` -> the style posterior ``(mu, logvar)``, each ``(B, style_dim)``; None without one."""
-        return self._encode(x_norm, cond)[2]
-
-    def _encode(self, x_norm: torch.Tensor, cond: torch.Tensor):
         self._check_input(x_norm)
         padded = self._pad_to_multiple(x_norm)
         code = self.enc_cond(self._cond_to(cond, x_norm))
@@ -148,36 +121,26 @@ class ConditionalVAE(nn.Module):
         for down, block in zip(self.enc_down, self.enc_blocks):
             h = block(self.act(down(h)), code)
         mu, logvar = self.enc_head(h).chunk(2, dim=1)
-        style = None
-        if self.config.style_dim:
-            style_mu, style_logvar = self.enc_style(h.mean(dim=-1)).chunk(2, dim=1)
-            style = (style_mu, style_logvar.clamp(-12.0, 8.0))
-        return mu, logvar.clamp(-12.0, 8.0), style
+        return mu, logvar.clamp(-12.0, 8.0)
 
     def decode(self, z: torch.Tensor, cond: torch.Tensor, n_frames: int | None = None,
-               null_mask: torch.Tensor | None = None, style: torch.Tensor | None = None) -> torch.Tensor:
+               null_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Latent ``(B, latent_dim, L)`` -> normalised mean ``(B, C, n_frames)`` (default ``L * r``).
 
         ``cond`` may be ``(B, 2)`` or a per-frame trajectory ``(B, 2, T)``; FiLM resamples it to each
         block's length, so a trajectory sampled at any rate works. Rows flagged in ``null_mask``
-        are decoded without a condition (the unconditional mode). ``style`` ``(B, style_dim)``
-        defaults to the mean of p(s | c), the most typical chunk of that emotion.
+        are decoded without a condition (the unconditional mode).
         """
-        return self.decode_distribution(z, cond, n_frames, null_mask, style)[0]
+        return self.decode_distribution(z, cond, n_frames, null_mask)[0]
 
     def decode_distribution(self, z: torch.Tensor, cond: torch.Tensor, n_frames: int | None = None,
-                            null_mask: torch.Tensor | None = None,
-                            style: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+                            null_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Like :meth:`decode`, plus the decoder's log-variance (None without ``decoder_variance``)."""
         full = z.shape[-1] * self.config.downsample_factor
         n_frames = full if n_frames is None else int(n_frames)
         if not full - self.config.downsample_factor < n_frames <= full:
             raise ValueError(f"n_frames={n_frames} does not match a latent of length {z.shape[-1]}")
         code = self.dec_cond(as_condition_sequence(cond).to(z.dtype), null_mask)
-        if self.config.style_dim:
-            if style is None:
-                style = self.style_prior(cond)[0]
-            code = code + self.dec_style(style.to(z.dtype))[..., None]
         h = self.act(self.dec_in(z))
         last = len(self.dec_up) - 1
         logvar = None
@@ -201,16 +164,6 @@ class ConditionalVAE(nn.Module):
         mu, logvar = self.prior_head(match_length(self.prior_cond(cond, null_mask), int(length))).chunk(2, dim=1)
         return mu.expand(shape), logvar.clamp(-12.0, 8.0).expand(shape)
 
-    def style_prior(self, cond: torch.Tensor, null_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """p(s | c) as ``(mu, logvar)``, each ``(B, style_dim)``; a trajectory's code is averaged over time
-        (one style per sequence). N(0, I) without a conditional prior."""
-        cond = as_condition_sequence(torch.as_tensor(cond, dtype=self.norm_mean.dtype, device=self.norm_mean.device))
-        if not self.config.conditional_prior:
-            zeros = torch.zeros(cond.shape[0], self.config.style_dim, dtype=cond.dtype, device=cond.device)
-            return zeros, zeros
-        mu, logvar = self.style_prior_head(self.prior_cond(cond, null_mask).mean(dim=-1)).chunk(2, dim=1)
-        return mu, logvar.clamp(-12.0, 8.0)
-
     def forward(self, x_raw: torch.Tensor, cond: torch.Tensor, generator: torch.Generator | None = None,
                 null_mask: torch.Tensor | None = None) -> VAEOutput:
         """Reconstruct through a sampled ``z`` (reparameterisation); ``generator`` makes it reproducible.
@@ -219,22 +172,13 @@ class ConditionalVAE(nn.Module):
         the encoder, which only ever runs on real chunks): condition dropout for guidance.
         """
         target = self.normalize(x_raw)
-        mu, logvar, style_posterior = self._encode(target, cond)
+        mu, logvar = self.encode(target, cond)
         noise = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         z = mu + torch.exp(0.5 * logvar) * noise
         prior_mu, prior_logvar = self.prior(cond, mu.shape[-1], null_mask)
-        style = style_fields = None
-        if style_posterior is not None:
-            style_mu, style_logvar = style_posterior
-            style_noise = torch.randn(style_mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-            style = style_mu + torch.exp(0.5 * style_logvar) * style_noise
-            style_fields = (style_mu, style_logvar, *self.style_prior(cond, null_mask))
-        recon, recon_logvar = self.decode_distribution(z, cond, target.shape[-1], null_mask, style)
-        output = VAEOutput(target=target, recon=recon, mu=mu, logvar=logvar, prior_mu=prior_mu,
-                           prior_logvar=prior_logvar, recon_logvar=recon_logvar)
-        if style_fields is not None:
-            output.style_mu, output.style_logvar, output.style_prior_mu, output.style_prior_logvar = style_fields
-        return output
+        recon, recon_logvar = self.decode_distribution(z, cond, target.shape[-1], null_mask)
+        return VAEOutput(target=target, recon=recon, mu=mu, logvar=logvar, prior_mu=prior_mu,
+                         prior_logvar=prior_logvar, recon_logvar=recon_logvar)
 
     # --- public API used by later stages -------------------------------------------------------------
     def encode_latents(self, x_raw: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -243,12 +187,8 @@ class ConditionalVAE(nn.Module):
 
     def reconstruct(self, x_raw: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """Deterministic reconstruction through the posterior mean, in raw units."""
-        return self.denormalize(self.reconstruct_normalized(self.normalize(x_raw), cond))
-
-    def reconstruct_normalized(self, x_norm: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """:meth:`reconstruct` in normalised units: the decoder's mean at the posterior means of ``z`` and ``s``."""
-        mu, _, style = self._encode(x_norm, cond)
-        return self.decode(mu, cond, x_norm.shape[-1], style=None if style is None else style[0])
+        mu, _ = self.encode_latents(x_raw, cond)
+        return self.denormalize(self.decode(mu, cond, x_raw.shape[-1]))
 
     @torch.no_grad()
     def generate(
@@ -278,15 +218,10 @@ class ConditionalVAE(nn.Module):
         prior_mu, prior_logvar = self.prior(cond, self.config.latent_frames(n_frames))
         noise = torch.randn(prior_mu.shape, generator=generator, device=device)
         z = prior_mu + torch.exp(0.5 * prior_logvar) * noise * float(temperature)
-        style = None
-        if self.config.style_dim:  # one style per sequence: a piece is one "song"
-            style_mu, style_logvar = self.style_prior(cond)
-            style_noise = torch.randn(style_mu.shape, generator=generator, device=device)
-            style = style_mu + torch.exp(0.5 * style_logvar) * style_noise * float(temperature)
-        mean, logvar = self.decode_distribution(z, cond, n_frames, style=style)
+        mean, logvar = self.decode_distribution(z, cond, n_frames)
         if float(guidance) != 1.0:
             null = torch.ones(cond.shape[0], dtype=torch.bool, device=device)
-            mean_u, logvar_u = self.decode_distribution(z, cond, n_frames, null, style)
+            mean_u, logvar_u = self.decode_distribution(z, cond, n_frames, null)
             w = float(guidance)
             mean = mean_u + w * (mean - mean_u)
             if logvar is not None:

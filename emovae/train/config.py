@@ -36,12 +36,9 @@ class TrainConfig:
     cond_dropout: float = 0.15  # fraction of chunks trained without their condition (unconditional mode)
     guidance: float = 1.0  # classifier-free guidance scale recorded for generation and used by the evaluation (1 = none)
     emotion_weight: float = 1.0  # weight of "the emotion head reads c back from the VAE's own samples"; 0 = off
-    emotion_samples: int = 32  # VAE samples per step for the sample terms, at most the batch (each costs a decoder pass)
-    stats_weight: float = 0.0  # weight of "the VAE's samples match the batch's real chunks in texture statistics"; 0 = off
+    emotion_samples: int = 32  # VAE samples per step for that term, at most the batch (each costs a decoder pass)
     prior_fit: float = 1.0  # weight of the prior's own likelihood term (see emovae.model.loss.vae_loss); 0 = off
     free_bits: float = 0.05  # nats per latent channel and latent frame below which KL is not penalised
-    multiscale_weight: float = 0.0  # weight of the reconstruction error of one-second and whole-chunk means
-    style_free_bits: float = 0.5  # nats per style channel and chunk below which its KL is not penalised
     val_fraction: float = 0.2  # fraction of *songs* held out to pick best.pt
     test_fraction: float = 0.2  # fraction of *songs* held out from everything fitted or chosen (honest figures)
     chunks: str | None = None  # the preprocess output the latents came from: its audio trains the score decoder
@@ -65,8 +62,7 @@ class TrainConfig:
         for name in ("lr",):
             if not float(getattr(self, name)) > 0:
                 problems.append(f"{name}={getattr(self, name)} (must be > 0)")
-        for name in ("beta", "kl_warmup", "free_bits", "style_free_bits", "prior_fit", "emotion_weight", "stats_weight", "multiscale_weight", "grad_clip",
-                     "weight_decay"):
+        for name in ("beta", "kl_warmup", "free_bits", "prior_fit", "emotion_weight", "grad_clip", "weight_decay"):
             if float(getattr(self, name)) < 0:
                 problems.append(f"{name}={getattr(self, name)} (must be >= 0)")
         if not 0.0 < float(self.val_fraction) < 1.0:

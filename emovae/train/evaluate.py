@@ -53,7 +53,8 @@ def reconstruction_metrics(model: ConditionalVAE, dataset: LatentDataset, index:
         x, cond = dataset.batch(rows)
         x, cond = x.to(device), cond.to(device)
         target = model.normalize(x)
-        recon_sum += torch.sum((model.reconstruct_normalized(target, cond) - target) ** 2).item()
+        mu, _ = model.encode(target, cond)
+        recon_sum += torch.sum((model.decode(mu, cond, x.shape[-1]) - target) ** 2).item()
         baseline_sum += torch.sum(target**2).item()  # the training mean is 0 after normalisation
         count += target.numel()
     recon, baseline = recon_sum / count, baseline_sum / count
@@ -85,34 +86,41 @@ def evaluate(model: ConditionalVAE, dataset: LatentDataset, train_index: np.ndar
         "probe_held_out": held_out,
         "probe_real_held_out": ceiling,  # how well the probe reads real held-out latents: its ceiling
     }
+    val_rows = np.sort(val_index)
+    sides = {held_out: (held_rows, held_features)}
+    if held_out == "test":  # validation too: that is the side a change of model may be chosen on
+        sides["val"] = (val_rows, dataset_features(dataset, val_rows))
+    distances = frechet_at_training_conditions(model, dataset, train_rows, train_features, sides, seed, device,
+                                               guidance, frechet_draws, frechet_limit)
     metrics["frechet"] = {
         "held_out": held_out,
         "generated_at": "training chunks' conditions",
         "draws": int(frechet_draws),
-        "quadrants": frechet_at_training_conditions(model, dataset, train_rows, train_features, held_rows,
-                                                    held_features, seed, device, guidance, frechet_draws,
-                                                    frechet_limit),
+        "quadrants": distances[held_out],
+        **({"validation_quadrants": distances["val"]} if "val" in distances else {}),
     }
     return metrics, result
 
 
 def frechet_at_training_conditions(model: ConditionalVAE, dataset: LatentDataset, train_rows: np.ndarray,
-                                   train_features: np.ndarray, held_rows: np.ndarray, held_features: np.ndarray,
+                                   train_features: np.ndarray, held: dict[str, tuple[np.ndarray, np.ndarray]],
                                    seed: int, device: torch.device, guidance: float = 1.0, draws: int = 3,
-                                   limit: int = 2000) -> dict[str, dict[str, Any]]:
-    """Per quadrant Fréchet ratios (see the module docstring), averaged over ``draws`` generated sets."""
+                                   limit: int = 2000) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per held-out side (``name -> (rows, features)``) and quadrant, Fréchet ratios averaged over ``draws``
+    generated sets (see the module docstring); every side is judged against the same draws."""
     pick = np.sort(np.random.default_rng(int(seed)).permutation(len(train_rows))[:limit])
     reference = (train_features[pick], dataset.conditions[train_rows[pick]])
-    held = (held_features, dataset.conditions[held_rows])
-    runs = [quadrant_distances(reference, held, (pooled_features(generate_grid(
-        model, dataset.latents.shape[2], reference[1], int(seed) + 1 + k, device, guidance)), reference[1]))
-        for k in range(int(draws))]
-    out = {}
-    for name, first in runs[0].items():
-        values = [run[name]["ratio"] for run in runs]
-        generated = [run[name]["generated_vs_test"] for run in runs]
-        out[name] = {**first,
-                     "ratio": None if None in values else float(np.mean(values)),
-                     "ratio_per_draw": None if None in values else [float(v) for v in values],
-                     "generated_vs_test": None if None in generated else float(np.mean(generated))}
+    generated = [pooled_features(generate_grid(model, dataset.latents.shape[2], reference[1], int(seed) + 1 + k,
+                                               device, guidance)) for k in range(int(draws))]
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for side, (rows, features) in held.items():
+        runs = [quadrant_distances(reference, (features, dataset.conditions[rows]), (g, reference[1])) for g in generated]
+        out[side] = {}
+        for name, first in runs[0].items():
+            ratios = [run[name]["ratio"] for run in runs]
+            distances = [run[name]["generated_vs_test"] for run in runs]
+            out[side][name] = {**first,
+                               "ratio": None if None in ratios else float(np.mean(ratios)),
+                               "ratio_per_draw": None if None in ratios else [float(v) for v in ratios],
+                               "generated_vs_test": None if None in distances else float(np.mean(distances))}
     return out

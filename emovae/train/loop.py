@@ -24,8 +24,7 @@ from emovae.device import resolve_device
 from emovae.io import write_csv
 from emovae.model.checkpoint import check_codec_compatible, read_checkpoint, save_checkpoint
 from emovae.model.config import VAEConfig
-from emovae.codec.identity import FRAME_RATE
-from emovae.model.loss import beta_schedule, sequence_statistics, statistics_match, vae_loss
+from emovae.model.loss import beta_schedule, vae_loss
 from emovae.model.vae import ConditionalVAE
 from emovae.train.callbacks import Callback, dispatch
 from emovae.train.config import TrainConfig
@@ -47,7 +46,7 @@ HISTORY = "history.csv"
 SPLIT = "split.json"
 # Settings that change the optimisation trajectory: a resumed run must keep them to be exact.
 TRAJECTORY_KEYS = ("chunk_seconds", "model", "batch_size", "lr", "weight_decay", "grad_clip", "beta",
-                   "kl_warmup", "free_bits", "style_free_bits", "prior_fit", "cond_dropout", "emotion_weight", "emotion_samples", "stats_weight", "multiscale_weight", "val_fraction", "test_fraction", "seed")
+                   "kl_warmup", "free_bits", "prior_fit", "cond_dropout", "emotion_weight", "emotion_samples", "val_fraction", "test_fraction", "seed")
 
 Progress = Callable[[int, int, str], None]
 
@@ -113,7 +112,6 @@ def train(
     else:
         split, state = _start(out, config, dataset, model)
 
-    stat_scale = _statistics_scale(model, dataset, split.train_index, config.seed) if config.stats_weight > 0 else None
     n_batches = math.ceil(len(split.train_index) / config.batch_size)
     warmup_steps = int(round(config.kl_warmup * n_batches))
     dispatch(callbacks, "on_train_begin", {
@@ -130,7 +128,7 @@ def train(
         for batch_index in range(state.batch, n_batches):
             rows = order[batch_index * config.batch_size : (batch_index + 1) * config.batch_size]
             beta_now = beta_schedule(state.global_step, config.beta, warmup_steps)
-            step_metrics = _train_step(model, optimizer, dataset, rows, beta_now, config, noise, device, stat_scale)
+            step_metrics = _train_step(model, optimizer, dataset, rows, beta_now, config, noise, device)
             state.global_step += 1
             state.batch = batch_index + 1
             for key in ("objective", "mse", "kl"):
@@ -240,20 +238,18 @@ def _epoch_order(train_index: np.ndarray, seed: int, epoch: int) -> np.ndarray:
 
 def _train_step(model: ConditionalVAE, optimizer: torch.optim.Optimizer, dataset: LatentDataset,
                 rows: np.ndarray, beta_now: float, config: TrainConfig, noise: torch.Generator,
-                device: torch.device, stat_scale: torch.Tensor | None = None) -> dict[str, float]:
+                device: torch.device) -> dict[str, float]:
     x, cond = dataset.batch(rows)
     null_mask = None
     if config.cond_dropout > 0 and model.config.unconditional:  # drawn from the saved generator: exact resume
         null_mask = torch.rand(len(rows), generator=noise, device=device) < config.cond_dropout
     cond = cond.to(device)
     output = model(x.to(device, non_blocking=True), cond, generator=noise, null_mask=null_mask)
-    terms = vae_loss(output, beta_now, config.free_bits, config.prior_fit, config.style_free_bits,
-                     config.multiscale_weight, (FRAME_RATE, 0))
+    terms = vae_loss(output, beta_now, config.free_bits, config.prior_fit)
     total = terms.total
-    use_head = model.emotion_head is not None and config.emotion_weight > 0
-    if use_head or stat_scale is not None:
+    if model.emotion_head is not None and config.emotion_weight > 0:
         n_samples = min(int(config.emotion_samples), len(rows))  # the batch is shuffled: any rows will do
-        total = total + _sample_terms(model, output.target, cond, config, noise, n_samples, use_head, stat_scale)
+        total = total + _emotion_terms(model, output.target, cond, config.emotion_weight, noise, n_samples)
     optimizer.zero_grad(set_to_none=True)
     total.backward()
     if config.grad_clip > 0:
@@ -262,50 +258,25 @@ def _train_step(model: ConditionalVAE, optimizer: torch.optim.Optimizer, dataset
     return {"objective": terms.total.item(), "mse": terms.mse.item(), "kl": terms.kl.item()}
 
 
-def _sample_terms(model: ConditionalVAE, target: torch.Tensor, cond: torch.Tensor, config: TrainConfig,
-                  noise: torch.Generator, n_samples: int, use_head: bool,
-                  stat_scale: torch.Tensor | None) -> torch.Tensor:
-    """The terms on the VAE's own samples, drawn once at the first ``n_samples`` conditions of the batch.
+def _emotion_terms(model: ConditionalVAE, target: torch.Tensor, cond: torch.Tensor, weight: float,
+                   noise: torch.Generator, n_samples: int | None = None) -> torch.Tensor:
+    """Head fitted on the real chunks + ``weight`` x (the frozen head reads ``cond`` back from the VAE's samples).
 
-    * Emotion head: fitted on the real chunks, plus ``emotion_weight`` x (the frozen head reads the
-      condition back from the samples). The head's weights are detached in the second term, so the
-      VAE cannot win by teaching the head to accept anything: only the samples move towards what real
-      chunks of that emotion look like.
-    * Texture statistics (``stats_weight``): the samples' per-channel statistics match those of the
-      real chunks they were drawn for (:func:`emovae.model.loss.statistics_match`).
-
-    Sampling costs a decoder pass, so only ``n_samples`` conditions are sampled (measured on 2 cores,
-    batch 128: a whole batch made a training step 2.0x as slow as without the head, 32 samples
-    1.26x; on the demo, 4 samples a step instead of 16 cost valence rho 0.94 -> 0.85, hence a count,
-    not a fraction).
+    The head's weights are detached in the second term, so the VAE cannot win by teaching the head to
+    accept anything: only the VAE's samples move towards what real chunks of that emotion look like.
+    Sampling costs a decoder pass, so only the first ``n_samples`` conditions are sampled (measured on
+    2 cores, batch 128: a whole batch made a training step 2.0x as slow as without the head, 32 samples
+    1.26x; on the demo, 4 samples a step instead of 16 cost valence rho 0.94 -> 0.85, hence a count, not a fraction).
     """
-    wanted = cond[:n_samples]
+    from torch.func import functional_call
+
+    head = model.emotion_head
+    fit = torch.nn.functional.mse_loss(head(target.detach()), cond)
+    wanted = cond[:n_samples] if n_samples is not None else cond
     samples = model.sample_normalized(wanted, target.shape[-1], generator=noise)
-    total = torch.zeros((), device=target.device)
-    if use_head:
-        from torch.func import functional_call
-
-        head = model.emotion_head
-        fit = torch.nn.functional.mse_loss(head(target.detach()), cond)
-        frozen = {name: p.detach() for name, p in head.named_parameters()}
-        consistency = torch.nn.functional.mse_loss(functional_call(head, frozen, (samples,)), wanted)
-        total = total + fit + config.emotion_weight * consistency
-    if stat_scale is not None and n_samples >= 2:
-        total = total + config.stats_weight * statistics_match(samples, target[:n_samples].detach(), stat_scale,
-                                                               FRAME_RATE)
-    return total
-
-
-@torch.no_grad()
-def _statistics_scale(model: ConditionalVAE, dataset: LatentDataset, index: np.ndarray, seed: int,
-                      limit: int = 512) -> torch.Tensor:
-    """Spread of each texture statistic over (at most ``limit``, seeded) training chunks, normalised units:
-    the yardstick that makes the statistics comparable in :func:`statistics_match`. A pure function of
-    the data, split and seed, so a resumed run rebuilds the same one."""
-    rows = np.sort(np.random.default_rng(int(seed)).permutation(index)[:limit])
-    x, _ = dataset.batch(rows)
-    stats = sequence_statistics(model.normalize(x.to(model.norm_mean.device)), FRAME_RATE)
-    return stats.std(dim=0).clamp_min(1e-6)
+    frozen = {name: p.detach() for name, p in head.named_parameters()}
+    consistency = torch.nn.functional.mse_loss(functional_call(head, frozen, (samples,)), wanted)
+    return fit + weight * consistency
 
 
 @torch.no_grad()
