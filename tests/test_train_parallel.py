@@ -34,6 +34,16 @@ def test_ranks_share_each_epoch_and_take_equal_steps():
     assert single.batches_per_epoch(51, 16) == 4 and single.noise_seed(5) == 5 and _rank(1).noise_seed(5) != 5
 
 
+def test_launcher_environment_is_read_and_checked():
+    assert DistEnv.from_environ({}) == DistEnv()  # no torchrun: a world of one
+    env = DistEnv.from_environ({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2"})
+    assert env.active and not env.is_main and (env.rank, env.local_world_size) == (3, 2)
+    with pytest.raises(DistributedError, match="RANK='x' is not an integer"):
+        DistEnv.from_environ({"RANK": "x", "WORLD_SIZE": "2"})
+    with pytest.raises(DistributedError, match="need 0 <= RANK < WORLD_SIZE"):
+        DistEnv.from_environ({"RANK": "2", "WORLD_SIZE": "2", "LOCAL_RANK": "0", "LOCAL_WORLD_SIZE": "1"})
+
+
 def _torchrun_train(args: list[str]) -> str:
     proc = torchrun(["pipeline.train", *args])
     try:
