@@ -88,6 +88,12 @@ def process_group(env: DistEnv, backend: str = "gloo", timeout_s: float = DEFAUL
         dist.destroy_process_group()
 
 
+def rank_device(device: torch.device, env: DistEnv | None = None) -> torch.device:
+    """One GPU per process (its local rank) under torchrun; CPU processes share the machine's cores."""
+    env = env or DistEnv.from_environ()
+    return torch.device("cuda", env.local_rank) if env.active and device.type == "cuda" else device
+
+
 def backend_for(device: torch.device) -> str:
     """NCCL between GPUs, gloo between CPU processes (the field's defaults)."""
     return "nccl" if device.type == "cuda" else "gloo"
@@ -112,4 +118,4 @@ def barrier(what: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
 
 
 __all__ = ["DEFAULT_TIMEOUT_S", "DistEnv", "DistributedError", "backend_for", "barrier", "cores_per_process",
-           "process_group"]
+           "process_group", "rank_device"]

@@ -11,7 +11,8 @@ Reads ``<chunks>/chunks_<S>s/metadata.csv`` (see :mod:`emovae.formats`) and writ
 Why shards: DEAM is ~16k chunks (~20 min of encoding); a crash must not cost finished work. Each group
 of chunks is written atomically to ``.encode_<S>s_shards/`` as it completes; at the end the
 consolidated outputs are rebuilt from the previous consolidated file plus the shards, and only then
-are the shards removed. A re-run therefore encodes only chunks found in neither. The shard folder and
+are the shards removed. A re-run therefore encodes only chunks found in neither. The processes of a
+sharded run (:mod:`emovae.codec.sharding`) write one sub-folder each, and every shard below the folder counts. The shard folder and
 the consolidated files carry the codec identity, and a run with another codec refuses to continue.
 
 Labels are not part of what is encoded: fixing an annotation and re-running preprocess keeps every chunk
@@ -44,6 +45,8 @@ from emovae import formats
 from emovae.audio import SAMPLE_RATE, AudioLoadError, load_audio
 from emovae.codec.encodec_codec import Codec, LatentKind, Precision, configure_threads, load_codec
 from emovae.codec.identity import ensure_same_codec, read_identity
+from emovae.device import resolve_device
+from emovae.distributed import rank_device
 from emovae.io import atomic_path, read_json, save_npy, write_csv, write_json
 
 ProgressCallback = Callable[[int, int, str], None]
@@ -130,7 +133,8 @@ def prepare_codec(config: EncodeConfig, codec: Codec | None = None) -> Codec:
     """Set this process's thread count, then build the codec from the config unless one is given."""
     configure_threads(config.threads)
     if codec is None:
-        codec = load_codec(config.weights, config.device, config.latent_kind, config.bandwidth, config.seed,
+        device = rank_device(resolve_device(config.device))  # under torchrun: the rank's own GPU
+        codec = load_codec(config.weights, device, config.latent_kind, config.bandwidth, config.seed,
                            config.batch_size, precision=config.precision)
     return codec
 

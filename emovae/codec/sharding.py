@@ -1,4 +1,4 @@
-"""Which songs one of N encoding processes takes, and the record that says it finished.
+"""Encoding in N parts: which songs each part takes, the record that says it finished, and the merge.
 
 One rule serves torchrun (shard = rank / world size) and any batch scheduler (``--shard K/N``): the
 songs, in chunk-table order, are cut into N contiguous runs of about equal chunk counts. Whole songs,
@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from emovae import formats
 from emovae.codec.encode import (
@@ -163,8 +164,9 @@ def encode_shard(config: EncodeConfig, spec: ShardSpec, progress: ProgressCallba
     store = LatentStore(Path(config.out), int(config.chunk_seconds), codec.identity,
                         frames_for_seconds(config.chunk_seconds), part=spec.folder_name)
     env = DistEnv.from_environ()
-    print(f"shard {spec} (rank {env.rank}, pid {os.getpid()}): {len(part)} chunks of {part['song_id'].nunique()} "
-          f"songs, {codec.codec_id}, precision {codec.precision}", file=sys.stderr, flush=True)
+    who = f"rank {env.rank}, pid {os.getpid()}" if env.active else f"pid {os.getpid()}"
+    print(f"shard {spec} ({who}): {len(part)} chunks of {part['song_id'].nunique()} songs, {codec.codec_id}, "
+          f"precision {codec.precision}, {torch.get_num_threads()} threads", file=sys.stderr, flush=True)
     issues: list[ChunkIssue] = []
     pending = part[~part["chunk_id"].isin(store.encoded_ids())]
     n_encoded = encode_pending(pending, config, codec, store, issues, progress, label=f" [shard {spec}]")

@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
-from emovae.distributed import DistEnv, DistributedError
+from emovae.distributed import DistEnv, DistributedError, rank_device
 from emovae.model.checkpoint import save_checkpoint
 from emovae.model.vae import ConditionalVAE
 from emovae.train.config import TrainConfig
@@ -76,8 +76,7 @@ class DataParallel:
         return self.env.is_main
 
     def device(self, device: torch.device) -> torch.device:
-        """One GPU per process (its local rank); CPU processes share the machine's cores."""
-        return torch.device("cuda", self.env.local_rank) if self.active and device.type == "cuda" else device
+        return rank_device(device, self.env)
 
     def noise_seed(self, seed: int) -> int:
         """Rank 0 keeps the run's seed (a world of one is unchanged); other ranks draw independent noise."""
