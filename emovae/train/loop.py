@@ -30,7 +30,6 @@ from emovae.model.loss import beta_schedule, vae_loss
 from emovae.model.vae import ConditionalVAE
 from emovae.train.callbacks import Callback, dispatch
 from emovae.train.config import TrainConfig
-from emovae.train.parallel import DataParallel
 from emovae.train.dataset import (
     DatasetError,
     LatentDataset,
@@ -42,6 +41,7 @@ from emovae.train.dataset import (
     save_split,
     split_by_song,
 )
+from emovae.train.parallel import DataParallel
 
 LAST = "last.pt"
 BEST = "best.pt"
