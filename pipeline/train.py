@@ -2,6 +2,7 @@
 
     python -m pipeline.train --latents latent_representations --out vae_model --chunk-seconds 5
     python -m pipeline.train --out vae_model --resume          # continue an interrupted run exactly
+    torchrun --nproc_per_node 2 -m pipeline.train ...          # data-parallel (DDP); --batch-size stays global
 
 Settings: defaults < --config file.json < explicit flags (with --resume the saved run's settings are
 the base instead of the defaults).
@@ -12,6 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from emovae.device import resolve_device
+from emovae.distributed import DEFAULT_TIMEOUT_S, DistEnv, backend_for, cores_per_process, process_group
 from emovae.train import TqdmCallback, TrainConfig, resume_config, train
 
 
@@ -41,6 +44,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", help="auto | cpu | cuda[:N]")
     p.add_argument("--config", help="JSON file of TrainConfig settings (see emovae/train/config.py)")
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out/last.pt")
+    p.add_argument("--dist-timeout", type=float, default=DEFAULT_TIMEOUT_S,
+                   help="under torchrun: seconds a collective waits for a missing rank before the run fails")
     return p.parse_args(argv)
 
 
@@ -49,18 +54,24 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
         base = resume_config(args.out or TrainConfig().out)
     else:
         base = TrainConfig.from_json(args.config) if args.config else TrainConfig()
-    flags = {k: v for k, v in vars(args).items() if k not in ("config", "resume")}
+    flags = {k: v for k, v in vars(args).items() if k not in ("config", "resume", "dist_timeout")}
     return base.with_overrides(**flags, resume=args.resume or None)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    env = DistEnv.from_environ()
     try:
         config = build_config(args)
-        result = train(config, callbacks=[TqdmCallback()])
+        if env.active and config.num_threads is None:  # torchrun's default is 1 thread; use this rank's share
+            config = config.with_overrides(num_threads=cores_per_process(env))
+        with process_group(env, backend_for(resolve_device(config.device)), args.dist_timeout):
+            result = train(config, callbacks=[TqdmCallback()])
     except (ValueError, RuntimeError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if not env.is_main:
+        return 0  # rank 0 reports (and wrote every file)
     if result.stopped:
         print(f"stopped after {result.epochs_completed} epoch(s); continue with --resume --out {result.out_dir}")
         return 0

@@ -11,7 +11,8 @@ Reads ``<chunks>/chunks_<S>s/metadata.csv`` (see :mod:`emovae.formats`) and writ
 Why shards: DEAM is ~16k chunks (~20 min of encoding); a crash must not cost finished work. Each group
 of chunks is written atomically to ``.encode_<S>s_shards/`` as it completes; at the end the
 consolidated outputs are rebuilt from the previous consolidated file plus the shards, and only then
-are the shards removed. A re-run therefore encodes only chunks found in neither. The shard folder and
+are the shards removed. A re-run therefore encodes only chunks found in neither. The processes of a
+sharded run (:mod:`emovae.codec.sharding`) write one sub-folder each, and every shard below the folder counts. The shard folder and
 the consolidated files carry the codec identity, and a run with another codec refuses to continue.
 
 Labels are not part of what is encoded: fixing an annotation and re-running preprocess keeps every chunk
@@ -30,6 +31,7 @@ Bad input policy (each case is recorded in the report, by chunk id and file):
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -41,8 +43,10 @@ from tqdm.auto import tqdm
 
 from emovae import formats
 from emovae.audio import SAMPLE_RATE, AudioLoadError, load_audio
-from emovae.codec.encodec_codec import Codec, LatentKind, configure_threads, load_codec
+from emovae.codec.encodec_codec import Codec, LatentKind, Precision, configure_threads, load_codec
 from emovae.codec.identity import ensure_same_codec, read_identity
+from emovae.device import resolve_device
+from emovae.distributed import rank_device
 from emovae.io import atomic_path, read_json, save_npy, write_csv, write_json
 
 ProgressCallback = Callable[[int, int, str], None]
@@ -67,6 +71,9 @@ class EncodeConfig:
     keep_silent: bool = False
     silence_threshold: float = 1e-4  # peak |sample| below this counts as silent
     plots: bool = True
+    threads: int | None = None  # torch CPU threads; None: this process's share of the cores (emovae.distributed)
+    precision: Precision = "fp32"  # "bf16": the encoder runs under bfloat16 autocast (see Codec.encode)
+    prefetch: bool = True  # decode the next shard's audio in a thread while this one is encoded
 
 
 @dataclass
@@ -111,21 +118,35 @@ def run_encode(config: EncodeConfig, progress: ProgressCallback | None = None, c
     """Encode every chunk not yet encoded, then (re)write the consolidated outputs.
 
     ``codec`` may be passed to reuse a loaded model (the app, tests); otherwise it is built from
-    ``config.weights`` etc.
+    ``config.weights`` etc. Several processes share a run through :mod:`emovae.codec.sharding`.
     """
-    seconds = int(config.chunk_seconds)
-    metadata = read_chunk_metadata(config.chunks, seconds)
-    configure_threads()
-    if codec is None:
-        codec = load_codec(config.weights, config.device, config.latent_kind, config.bandwidth, config.seed,
-                           config.batch_size)
-    out = Path(config.out)
-    store = LatentStore(out, seconds, codec.identity, Codec.frames_for(seconds * SAMPLE_RATE))
-    done = store.encoded_ids()
-    pending = metadata[~metadata["chunk_id"].isin(done)]
+    metadata = read_chunk_metadata(config.chunks, config.chunk_seconds)
+    codec = prepare_codec(config, codec)
+    store = LatentStore(Path(config.out), int(config.chunk_seconds), codec.identity, frames_for_seconds(config.chunk_seconds))
     issues: list[ChunkIssue] = []
-    n_encoded = _encode_pending(pending, config, codec, store, issues, progress)
+    n_encoded = encode_pending(metadata[~metadata["chunk_id"].isin(store.encoded_ids())], config, codec, store, issues,
+                               progress)
+    return finish_encode(config, metadata, store, n_encoded, issues)
 
+
+def prepare_codec(config: EncodeConfig, codec: Codec | None = None) -> Codec:
+    """Set this process's thread count, then build the codec from the config unless one is given."""
+    configure_threads(config.threads)
+    if codec is None:
+        device = rank_device(resolve_device(config.device))  # under torchrun: the rank's own GPU
+        codec = load_codec(config.weights, device, config.latent_kind, config.bandwidth, config.seed,
+                           config.batch_size, precision=config.precision)
+    return codec
+
+
+def frames_for_seconds(chunk_seconds: int) -> int:
+    return Codec.frames_for(int(chunk_seconds) * SAMPLE_RATE)
+
+
+def finish_encode(config: EncodeConfig, metadata: pd.DataFrame, store: LatentStore, n_encoded: int,
+                  issues: list[ChunkIssue]) -> EncodeResult:
+    """Consolidate every encoded chunk of ``metadata`` (in its order), write the report and the plots."""
+    seconds, out = int(config.chunk_seconds), store.out
     wanted = metadata[metadata["chunk_id"].isin(store.encoded_ids())]
     consolidated = store.consolidate(wanted)
     result = EncodeResult(
@@ -133,7 +154,7 @@ def run_encode(config: EncodeConfig, progress: ProgressCallback | None = None, c
         labels_path=formats.labels_path(out, seconds),
         codec_path=formats.codec_identity_path(out, seconds),
         report_path=report_path(out, seconds),
-        codec=codec.identity,
+        codec=store.identity,
         n_rows=len(wanted),
         n_encoded=n_encoded,
         n_reused=len(wanted) - n_encoded,
@@ -141,7 +162,7 @@ def run_encode(config: EncodeConfig, progress: ProgressCallback | None = None, c
         issues=issues,
     )
     write_json(result.report_path, {
-        "codec": codec.identity, "chunk_seconds": seconds, "rows": result.n_rows, "encoded_this_run": n_encoded,
+        "codec": store.identity, "chunk_seconds": seconds, "rows": result.n_rows, "encoded_this_run": n_encoded,
         "reused": result.n_reused, "labels_refreshed": result.labels_refreshed, "keep_silent": config.keep_silent,
         "issues": [asdict(i) for i in issues],
     })
@@ -181,12 +202,14 @@ class Consolidation:
 class LatentStore:
     """The output folder: consolidated latents from earlier runs plus shards from this (or a crashed) run."""
 
-    def __init__(self, out: Path, chunk_seconds: int, identity: dict[str, Any], frames: int):
+    def __init__(self, out: Path, chunk_seconds: int, identity: dict[str, Any], frames: int, part: str | None = None):
+        """``part`` names the sub-folder this process writes its shards to (one per process of a sharded run)."""
         self.out, self.seconds, self.identity, self.frames = out, chunk_seconds, identity, frames
         self.latents_path = formats.latents_path(out, chunk_seconds)
         self.labels_path = formats.labels_path(out, chunk_seconds)
         self.codec_path = formats.codec_identity_path(out, chunk_seconds)
         self.shards = shard_dir(out, chunk_seconds)
+        self.write_dir = self.shards / part if part else self.shards
         self._check_identity()
         self._sources = self._load_sources()
 
@@ -195,15 +218,20 @@ class LatentStore:
 
     def add_shard(self, chunk_ids: list[str], latents: np.ndarray) -> None:
         """Persist one group of encoded chunks; the JSON index is written last, so it marks completion."""
+        self.write_dir.mkdir(parents=True, exist_ok=True)
+        self.write_identity()
+        index = 1 + max((int(p.stem.split("_")[1]) for p in self.write_dir.glob("shard_*.json")), default=-1)
+        name = f"shard_{index:05d}"
+        save_npy(self.write_dir / f"{name}.npy", latents.astype(np.float32, copy=False))
+        write_json(self.write_dir / f"{name}.json", {"chunk_ids": chunk_ids})
+        array = np.load(self.write_dir / f"{name}.npy", mmap_mode="r")
+        self._sources.update({cid: (array, row) for row, cid in enumerate(chunk_ids)})
+
+    def write_identity(self) -> None:
+        """Tag the shard folder with the codec (atomic: processes of a sharded run may race to write it)."""
         self.shards.mkdir(parents=True, exist_ok=True)
         if not (self.shards / "codec.json").is_file():
             write_json(self.shards / "codec.json", self.identity)
-        index = 1 + max((int(p.stem.split("_")[1]) for p in self.shards.glob("shard_*.json")), default=-1)
-        name = f"shard_{index:05d}"
-        save_npy(self.shards / f"{name}.npy", latents.astype(np.float32, copy=False))
-        write_json(self.shards / f"{name}.json", {"chunk_ids": chunk_ids})
-        array = np.load(self.shards / f"{name}.npy", mmap_mode="r")
-        self._sources.update({cid: (array, row) for row, cid in enumerate(chunk_ids)})
 
     def consolidate(self, rows: pd.DataFrame) -> Consolidation:
         """Rewrite latents + labels (+ identity) for ``rows`` if they differ from what is on disk.
@@ -255,7 +283,7 @@ class LatentStore:
                 raise ValueError(f"{self.latents_path} has shape {latents.shape} but {self.labels_path} has "
                                  f"{len(ids)} rows of 128 x {self.frames} frames expected; delete both and re-run")
             sources.update({cid: (latents, row) for row, cid in enumerate(ids)})
-        for index_file in sorted(self.shards.glob("shard_*.json")):
+        for index_file in sorted(self.shards.rglob("shard_*.json")):  # this run's and every process's part
             array_file = index_file.with_suffix(".npy")
             if not array_file.is_file():
                 continue  # cannot happen with atomic writes in order, but never trust a half shard
@@ -277,39 +305,48 @@ def _changed_rows(path: Path, labels: pd.DataFrame) -> int:
     return sum(old != new for old, new in zip(old_lines[1:], new_lines[1:]))
 
 
-def _encode_pending(pending: pd.DataFrame, config: EncodeConfig, codec: Codec, store: LatentStore,
-                    issues: list[ChunkIssue], progress: ProgressCallback | None) -> int:
-    """Encode ``pending`` chunks shard by shard; return how many were encoded."""
+def encode_pending(pending: pd.DataFrame, config: EncodeConfig, codec: Codec, store: LatentStore,
+                   issues: list[ChunkIssue], progress: ProgressCallback | None, label: str = "") -> int:
+    """Encode ``pending`` chunks shard by shard; return how many were encoded.
+
+    With ``config.prefetch`` one thread reads and checks the next shard's wavs while this one is
+    encoded (soundfile and torch both release the GIL), so disk and decoding time hide behind the codec.
+    """
     chunk_folder = formats.chunks_dir(config.chunks, config.chunk_seconds)
     n_samples = int(config.chunk_seconds) * SAMPLE_RATE
     total, done, encoded = len(pending), 0, 0
-    bar = tqdm(total=total, desc=f"encode {config.chunk_seconds}s chunks", unit="chunk", disable=total == 0)
+    groups = [pending.iloc[start : start + config.shard_size] for start in range(0, total, config.shard_size)]
+    bar = tqdm(total=total, desc=f"encode {config.chunk_seconds}s chunks{label}", unit="chunk", disable=total == 0)
     if progress:
         progress(0, total, f"encoding {total} chunks with {codec.codec_id}")
-    for start in range(0, total, config.shard_size):
-        group = pending.iloc[start : start + config.shard_size]
-        ids, waves = [], []
-        for row in group.itertuples(index=False):
-            wave = _load_chunk(chunk_folder, row, n_samples, config, issues)
-            if wave is not None:
-                ids.append(row.chunk_id)
-                waves.append(wave)
-        outputs = []
-        for part in range(0, len(waves), codec.batch_size):
-            outputs.append(codec.encode(np.stack(waves[part : part + codec.batch_size])))
-            step = min(codec.batch_size, len(waves) - part)
-            bar.update(step)
-            done += step
-            if progress:
-                progress(done, total, f"encoded {done}/{total} chunks")
-        skipped_here = len(group) - len(waves)
-        bar.update(skipped_here)
-        done += skipped_here
-        if ids:
-            store.add_shard(ids, np.concatenate(outputs))
-            encoded += len(ids)
-        if progress and skipped_here:
-            progress(done, total, f"encoded {done}/{total} chunks ({len(issues)} issues so far)")
+
+    def load(group: pd.DataFrame) -> tuple[list[str], list[np.ndarray]]:
+        loaded = [(row.chunk_id, _load_chunk(chunk_folder, row, n_samples, config, issues))
+                  for row in group.itertuples(index=False)]
+        return [cid for cid, wave in loaded if wave is not None], [wave for _, wave in loaded if wave is not None]
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode-audio") as reader:
+        upcoming: Future | None = reader.submit(load, groups[0]) if groups and config.prefetch else None
+        for number, group in enumerate(groups):
+            ids, waves = upcoming.result() if upcoming is not None else load(group)
+            nxt = groups[number + 1] if number + 1 < len(groups) else None
+            upcoming = reader.submit(load, nxt) if config.prefetch and nxt is not None else None
+            outputs = []
+            for part in range(0, len(waves), codec.batch_size):
+                outputs.append(codec.encode(np.stack(waves[part : part + codec.batch_size])))
+                step = min(codec.batch_size, len(waves) - part)
+                bar.update(step)
+                done += step
+                if progress:
+                    progress(done, total, f"encoded {done}/{total} chunks")
+            skipped_here = len(group) - len(waves)
+            bar.update(skipped_here)
+            done += skipped_here
+            if ids:
+                store.add_shard(ids, np.concatenate(outputs))
+                encoded += len(ids)
+            if progress and skipped_here:
+                progress(done, total, f"encoded {done}/{total} chunks ({len(issues)} issues so far)")
     bar.close()
     return encoded
 

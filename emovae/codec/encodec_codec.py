@@ -24,9 +24,12 @@ from emovae.codec.identity import CHANNELS, FRAME_RATE, HOP_LENGTH
 from emovae.codec.inference import optimise_for_inference
 from emovae.codec.weights import WeightsSource, load_state_dict, resolve_weights, state_dict_hash
 from emovae.device import resolve_device
+from emovae.distributed import cores_per_process
 
 LatentKind = Literal["continuous", "quantized"]
 LATENT_KINDS = ("continuous", "quantized")
+Precision = Literal["fp32", "bf16"]
+PRECISIONS = ("fp32", "bf16")
 BANDWIDTHS = (1.5, 3.0, 6.0, 12.0, 24.0)
 # Measured on 2 CPU cores (benchmarks/bench_codec.py): small batches keep the 24 kHz activations
 # in cache and beat large ones (quiet machine, optimised model: batch 1 25.6x, batch 2 17.7x real time);
@@ -36,13 +39,16 @@ DEFAULT_GPU_BATCH = 32
 
 
 def configure_threads(threads: int | None = None) -> int:
-    """Use every core this process may run on (containers often allow fewer than the host has).
+    """Use every core this process may run on (containers often allow fewer than the host has), shared
+    evenly with the other torchrun ranks on this machine.
 
     Called by the encoding stage, not by :func:`load_codec`: the thread count is process-wide, and an
     app that also samples a VAE keeps its own setting (see ``emovae.generate.threads``).
+    Note: oneDNN takes a sequential path at one thread, whose float rounding differs from every
+    multi-thread count (measured: max |diff| 2.5e-7; 2, 3 and 4 threads agree bit for bit).
     """
     if threads is None:
-        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        threads = cores_per_process()
     threads = max(1, int(threads))
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
@@ -57,6 +63,7 @@ class Codec:
     identity: dict[str, Any]
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     batch_size: int = DEFAULT_CPU_BATCH
+    precision: Precision = "fp32"  # bf16: encoder under autocast (latents still float32; see _encode_batch)
 
     @property
     def codec_id(self) -> str:
@@ -99,7 +106,10 @@ class Codec:
 
     @torch.inference_mode()
     def _encode_batch(self, waves: torch.Tensor) -> np.ndarray:
-        emb = self.model.encoder(waves.to(self.device)[:, None, :])
+        # bf16 autocast runs convolutions and the LSTM in bfloat16 (AMX / AVX-512 BF16 CPUs, any recent GPU) and
+        # keeps the rest float32; on a CPU without native bf16 it is emulated and slower (benchmarks/bench_codec.py).
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            emb = self.model.encoder(waves.to(self.device)[:, None, :])
         if self.latent_kind == "quantized":
             codes = self.model.quantizer.encode(emb, FRAME_RATE, self.identity["bandwidth"])
             emb = self.model.quantizer.decode(codes)
@@ -119,10 +129,13 @@ def load_codec(
     seed: int = 0,
     batch_size: int | None = None,
     allow_download: bool = True,
+    precision: Precision = "fp32",
 ) -> Codec:
     """Build the codec from a weight spec (see :mod:`emovae.codec.weights`) for inference on ``device``."""
     if latent_kind not in LATENT_KINDS:
         raise ValueError(f"latent_kind {latent_kind!r} is not one of {LATENT_KINDS}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r} is not one of {PRECISIONS}")
     if latent_kind == "quantized" and float(bandwidth) not in BANDWIDTHS:
         raise ValueError(f"bandwidth {bandwidth} is not one EnCodec 24 kHz supports: {BANDWIDTHS}")
     source = resolve_weights(weights, seed)
@@ -133,7 +146,7 @@ def load_codec(
     model = optimise_for_inference(model).to(torch_device)
     if batch_size is None:
         batch_size = DEFAULT_GPU_BATCH if torch_device.type == "cuda" else DEFAULT_CPU_BATCH
-    return Codec(model=model, identity=identity, device=torch_device, batch_size=int(batch_size))
+    return Codec(model=model, identity=identity, device=torch_device, batch_size=int(batch_size), precision=precision)
 
 
 def build_model(source: WeightsSource, state: dict[str, torch.Tensor] | None) -> EncodecModel:

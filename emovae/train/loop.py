@@ -5,6 +5,8 @@ drawn right after ``torch.manual_seed(seed)``, (b) the epoch's shuffle, a pure f
 ``(seed, epoch)``, and (c) the reparameterisation noise, drawn from one dedicated ``torch.Generator``
 whose state goes into ``last.pt``; the KL warm-up is a pure function of the step.
 A run stopped mid-epoch records how many batches of that epoch are done and skips them on resume.
+Under torchrun the same loop trains data-parallel; everything that depends on the world size is in
+:mod:`emovae.train.parallel` (a world of one is exactly the single-process run).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import torch
 
 from emovae.device import resolve_device
 from emovae.io import write_csv
-from emovae.model.checkpoint import check_codec_compatible, read_checkpoint, save_checkpoint
+from emovae.model.checkpoint import check_codec_compatible, read_checkpoint
 from emovae.model.config import VAEConfig
 from emovae.model.loss import beta_schedule, vae_loss
 from emovae.model.vae import ConditionalVAE
@@ -39,6 +41,7 @@ from emovae.train.dataset import (
     save_split,
     split_by_song,
 )
+from emovae.train.parallel import DataParallel
 
 LAST = "last.pt"
 BEST = "best.pt"
@@ -95,40 +98,43 @@ def train(
     """
     if config.num_threads:
         torch.set_num_threads(int(config.num_threads))
-    device = resolve_device(config.device)
+    parallel = DataParallel.current()
+    device = parallel.device(resolve_device(config.device))
     out = config.out_dir
     dataset = load_latent_dataset(config.latents, config.chunk_seconds)
     model_config = _model_config(config, dataset)
     config = config.with_overrides(model=model_config)  # saved and compared as actually built
     callbacks = list(callbacks) + ([_ProgressCallback(progress)] if progress else [])
+    callbacks = callbacks if parallel.is_main else []  # one rank reports
 
     torch.manual_seed(config.seed)  # the initial weights are part of what the seed fixes
     model = ConditionalVAE(model_config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     noise = torch.Generator(device=device)
-    noise.manual_seed(config.seed)
+    noise.manual_seed(parallel.noise_seed(config.seed))
     if config.resume:
-        split, state = _restore(out, config, dataset, model, optimizer, noise)
+        split, state = _restore(out, config, dataset, model, optimizer, noise, parallel)
     else:
-        split, state = _start(out, config, dataset, model)
+        split, state = _start(out, config, dataset, model, parallel.is_main)
 
-    n_batches = math.ceil(len(split.train_index) / config.batch_size)
+    n_batches = parallel.batches_per_epoch(len(split.train_index), config.batch_size)
+    step_model, step_config = parallel.wrap(model), parallel.step_config(config)
     warmup_steps = int(round(config.kl_warmup * n_batches))
     dispatch(callbacks, "on_train_begin", {
         "total_steps": config.epochs * n_batches, "start_step": state.global_step, "epochs": config.epochs,
         "n_train": len(split.train_index), "n_val": len(split.val_index), "device": str(device),
     })
-    extras = lambda: _extras(config, dataset, state, optimizer, noise)  # noqa: E731 (late-bound snapshot)
+    extras = lambda: _extras(config, dataset, state, optimizer, noise, parallel)  # noqa: E731 (late-bound snapshot)
     stopped = False
     model.train()
     while state.epoch < config.epochs and not stopped:
         started = time.perf_counter()
-        order = _epoch_order(split.train_index, config.seed, state.epoch)
+        order = parallel.epoch_order(split.train_index, config.seed, state.epoch)
         beta_now = beta_schedule(state.global_step, config.beta, warmup_steps)
         for batch_index in range(state.batch, n_batches):
-            rows = order[batch_index * config.batch_size : (batch_index + 1) * config.batch_size]
+            rows = order[batch_index * step_config.batch_size : (batch_index + 1) * step_config.batch_size]
             beta_now = beta_schedule(state.global_step, config.beta, warmup_steps)
-            step_metrics = _train_step(model, optimizer, dataset, rows, beta_now, config, noise, device)
+            step_metrics = _train_step(step_model, optimizer, dataset, rows, beta_now, step_config, noise, device)
             state.global_step += 1
             state.batch = batch_index + 1
             for key in ("objective", "mse", "kl"):
@@ -140,20 +146,22 @@ def train(
                 stopped = True
                 break
         if stopped and state.batch < n_batches:
-            save_checkpoint(out / LAST, model, extras())
+            parallel.save(out / LAST, model, extras)
             break
+        state.sums = parallel.sum_over_ranks(state.sums)
         row = _finish_epoch(model, dataset, split, config, state, beta_now, device, time.perf_counter() - started)
-        write_csv(out / HISTORY, pd.DataFrame(state.history))
+        if parallel.is_main:
+            write_csv(out / HISTORY, pd.DataFrame(state.history))
         if row["val_total"] < state.best_val:
             state.best_val, state.best_epoch = row["val_total"], state.epoch
-            save_checkpoint(out / BEST, model, _best_extras(config, dataset, state))
-        save_checkpoint(out / LAST, model, extras())
+            parallel.save(out / BEST, model, lambda: _best_extras(config, dataset, state))
+        parallel.save(out / LAST, model, extras)
         dispatch(callbacks, "on_epoch_end", state.epoch, row)
         stopped = stopped or (stop_event is not None and stop_event.is_set())
 
     history = pd.DataFrame(state.history)
     metrics: dict[str, Any] = {}
-    if not stopped:
+    if not stopped and parallel.is_main:
         from emovae.train.artifacts import write_final_artifacts  # heavy (matplotlib, sklearn): only at the end
 
         metrics = write_final_artifacts(out, config, dataset, split, history, device)
@@ -172,21 +180,24 @@ def _model_config(config: TrainConfig, dataset: LatentDataset) -> VAEConfig:
     return replace(config.model, in_channels=int(dataset.latents.shape[1]))
 
 
-def _start(out: Path, config: TrainConfig, dataset: LatentDataset, model: ConditionalVAE) -> tuple[Split, LoopState]:
+def _start(out: Path, config: TrainConfig, dataset: LatentDataset, model: ConditionalVAE,
+           write: bool = True) -> tuple[Split, LoopState]:
     if (out / LAST).exists():
         raise ResumeError(
             f"{out / LAST}: this folder already holds a training run; pass --resume to continue it, "
             "or choose another --out (nothing was overwritten)"
         )
     split = split_by_song(dataset.labels, config.val_fraction, config.seed, config.test_fraction)
-    save_split(out / SPLIT, split, dataset.labels)
+    if write:  # rank 0 of a data-parallel run; the others compute the same split
+        save_split(out / SPLIT, split, dataset.labels)
     mean, std = channel_stats(dataset.latents, split.train_index)
     model.set_normalization(torch.from_numpy(mean), torch.from_numpy(std))
     return split, LoopState()
 
 
 def _restore(out: Path, config: TrainConfig, dataset: LatentDataset, model: ConditionalVAE,
-             optimizer: torch.optim.Optimizer, noise: torch.Generator) -> tuple[Split, LoopState]:
+             optimizer: torch.optim.Optimizer, noise: torch.Generator,
+             parallel: DataParallel) -> tuple[Split, LoopState]:
     path = out / LAST
     if not path.exists():
         raise ResumeError(f"{path}: nothing to resume (no last.pt); run without --resume to start training")
@@ -204,18 +215,20 @@ def _restore(out: Path, config: TrainConfig, dataset: LatentDataset, model: Cond
     optimizer.load_state_dict(payload["optimizer"])
     noise.set_state(payload["rng"]["noise"].to(torch.uint8))
     torch.set_rng_state(payload["rng"]["torch"])
+    parallel.restore_rng(payload.get("rank_rng"), noise, path)
     state = LoopState(**payload["train_state"])
     split = load_split(out / SPLIT, dataset.labels)
     return split, state
 
 
 def _extras(config: TrainConfig, dataset: LatentDataset, state: LoopState, optimizer: torch.optim.Optimizer,
-            noise: torch.Generator) -> dict[str, Any]:
+            noise: torch.Generator, parallel: DataParallel) -> dict[str, Any]:
     return {
         **_best_extras(config, dataset, state),
         "optimizer": optimizer.state_dict(),
         "train_state": asdict(state),
         "rng": {"noise": noise.get_state(), "torch": torch.get_rng_state()},
+        "rank_rng": parallel.rank_rng(noise),  # every rank's states (a collective under torchrun)
     }
 
 
@@ -231,11 +244,6 @@ def _best_extras(config: TrainConfig, dataset: LatentDataset, state: LoopState) 
 
 
 # --- steps ---------------------------------------------------------------------------------------------
-def _epoch_order(train_index: np.ndarray, seed: int, epoch: int) -> np.ndarray:
-    """The epoch's shuffle: a pure function of (seed, epoch), so a resumed epoch replays it exactly."""
-    return np.random.default_rng([int(seed), int(epoch)]).permutation(train_index)
-
-
 def _train_step(model: ConditionalVAE, optimizer: torch.optim.Optimizer, dataset: LatentDataset,
                 rows: np.ndarray, beta_now: float, config: TrainConfig, noise: torch.Generator,
                 device: torch.device) -> dict[str, float]:
