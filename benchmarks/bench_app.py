@@ -54,7 +54,7 @@ def main() -> None:
     handler_ms = []
     for seed in range(args.repeats):
         t = time.perf_counter()
-        ctx.generate_outputs("demo", "single emotion", 0.8, 0.7, 0.5, 0.5, "synth", 10, seed, 1.0)
+        ctx.generation.generate_outputs("demo", "single emotion", 0.8, 0.7, 0.5, 0.5, "synth", 10, seed, 1.0)
         handler_ms.append(1e3 * (time.perf_counter() - t))
 
     from gradio_client import Client

@@ -1,0 +1,102 @@
+"""The composition root: one app process's settings, demo bundle and the four tab services.
+
+Each tab's logic is a service that takes plain values and returns plain data, so every behaviour is
+testable without Gradio (``app.py`` only lays out components and wires events to these methods):
+
+* :class:`~emovae.app.generation_service.GenerationService` — the Generate tab;
+* :class:`~emovae.app.dataset_service.DatasetService` — the Dataset tab;
+* :class:`~emovae.app.training_service.TrainingService` — the Training tab;
+* :class:`~emovae.app.upload_service.UploadService` — the Upload tab.
+
+They share three things, built here once: the :class:`CheckpointCatalog` (which checkpoint a
+session label means, and its latent map), the :class:`CodecProbe` (whether a checkpoint's codec can
+be built; the bundle's is checked in a thread beside start-up) and the training runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from emovae.app.bundle import BundleMissingError, DemoBundle, load_bundle
+from emovae.app.checkpoints import CheckpointCatalog
+from emovae.app.codec_status import CodecProbe, describe_codec
+from emovae.app.dataset_service import DatasetService
+from emovae.app.generation import GeneratedClip
+from emovae.app.generation_service import GenerationService
+from emovae.app.paths import public_text, register_public_names
+from emovae.app.settings import AppSettings
+from emovae.app.training import TrainingRuns
+from emovae.app.training_service import TrainingService
+from emovae.app.upload_service import UploadService
+from emovae.emotion import DEAM_STATIC_RANGE
+
+log = logging.getLogger(__name__)
+
+
+def data_range_note() -> str:
+    """Why the corner presets are extrapolation for a model trained on the real DEAM."""
+    (v0, v1), (a0, a1) = DEAM_STATIC_RANGE["valence"], DEAM_STATIC_RANGE["arousal"]
+    return (f"Real DEAM songs lie in valence {v0:.2f}–{v1:.2f}, arousal {a0:.2f}–{a1:.2f} (5th–95th percentile of its "
+            "static labels; the blue box on the map). The corner presets lie outside it: a model trained on DEAM has "
+            "seen no such music and extrapolates there. The demo dataset covers the whole plane.")
+
+
+@dataclass
+class AppServices:
+    """Everything one app process shares; build with :meth:`create`."""
+
+    settings: AppSettings
+    bundle: DemoBundle | None
+    bundle_error: str | None
+    checkpoints: CheckpointCatalog
+    codecs: CodecProbe
+    generation: GenerationService
+    dataset: DatasetService
+    training: TrainingService
+    upload: UploadService
+
+    @classmethod
+    def create(cls, settings: AppSettings) -> "AppServices":
+        register_public_names(settings.public_names)
+        try:
+            bundle, error = load_bundle(settings.bundle_dir), None
+        except (BundleMissingError, ValueError) as exc:
+            bundle, error = None, str(exc)
+            log.warning("emovae app without demo bundle: %s", exc)
+        runs = TrainingRuns(settings.runs_dir, max_parallel=settings.max_parallel_runs,
+                            cooldown_s=settings.training_cooldown_s, keep_runs=settings.max_kept_runs)
+        checkpoints = CheckpointCatalog(settings, bundle, error, runs)
+        codecs = CodecProbe()
+        if bundle is not None:
+            try:
+                codecs.start(bundle.vae_path)  # beside start-up, not in front of it
+            except BundleMissingError as exc:
+                bundle, error = None, str(exc)
+        datasets = DatasetService(settings, bundle, error)
+        return cls(settings=settings, bundle=bundle, bundle_error=error, checkpoints=checkpoints, codecs=codecs,
+                   generation=GenerationService(settings, checkpoints, codecs),
+                   dataset=datasets,
+                   training=TrainingService(settings, runs, datasets, bundle),
+                   upload=UploadService(settings, bundle, error, checkpoints, codecs, datasets))
+
+    def first_clip(self) -> GeneratedClip | None:
+        """The first screen's clip, or None (and the reason in the header) when the demo cannot generate."""
+        if self.bundle is None:
+            return None
+        try:
+            return self.generation.first_clip()
+        except Exception as exc:  # the app must still open and explain
+            self.bundle_error = f"the demo checkpoint failed to generate: {exc}"
+            log.exception("first clip failed")
+            return None
+
+    def status_markdown(self) -> str:
+        """The header: which checkpoint and codec the demo runs on, and what that means for `neural`."""
+        if self.bundle is None or self.bundle_error:
+            return f"⚠️ **No demo checkpoint**: {public_text(str(self.bundle_error))}\n\n" + data_range_note()
+        line = f"Demo checkpoint trained on the bundled demo dataset · codec: {describe_codec(self.bundle.codec_identity)}."
+        if self.bundle.codec_identity.get("weights") == "random":
+            line += (" No pretrained EnCodec weights are on this machine, so the demo uses a randomly initialised "
+                     "EnCodec: the VAE and the pipeline are real, but `neural` audio is not music — use `synth`.")
+        return line + "\n\n" + data_range_note()
