@@ -19,7 +19,7 @@ import gradio as gr
 from emovae.app import figures
 from emovae.app.checkpoints import DEMO_CHECKPOINT
 from emovae.app.dataset_service import CHUNK_SECONDS
-from emovae.app.generation_service import SINGLE_MODE, TRAJECTORY_MODE
+from emovae.app.generation_service import FIRST_CLIP, SINGLE_MODE, TRAJECTORY_MODE
 from emovae.app.paths import public_text
 from emovae.app.root import AppServices
 from emovae.app.settings import AppSettings
@@ -82,8 +82,7 @@ def session_of(request: gr.Request | None) -> str:
 
 
 def build_app(app: AppServices) -> gr.Blocks:
-    """Build the four tabs; the Generate tab opens first, already holding a rendered clip."""
-    first = app.first_clip()
+    """Build the four tabs; the Generate tab opens first, holding a rendered clip (see ``_generate_tab``)."""
     # delete_cache: every response leaves its WAV/PNG (and every upload its file) in Gradio's cache
     with gr.Blocks(title="emovae — emotion-conditioned music", delete_cache=app.settings.delete_cache) as demo:
         checkpoint = gr.State(DEMO_CHECKPOINT)  # per session: which VAE generates (and analyses uploads)
@@ -91,18 +90,15 @@ def build_app(app: AppServices) -> gr.Blocks:
         gr.Markdown("# emovae — music from an emotion\n" + app.status_markdown())
         with gr.Tabs(selected="generate"):
             with gr.Tab("Generate", id="generate"):
-                renderer = _generate_tab(app, checkpoint, first)
+                renderer = _generate_tab(app, demo, checkpoint)
             with gr.Tab("Dataset", id="dataset") as dataset_tab:
                 _dataset_tab(app, dataset_key, dataset_tab)
             with gr.Tab("Training", id="training"):
-                session_open = _training_tab(app, checkpoint, dataset_key, renderer)
+                session_open = _training_tab(app, demo, checkpoint, dataset_key, renderer)
             with gr.Tab("Upload", id="upload"):
                 _upload_tab(app, checkpoint, dataset_key)
         # A page load opens the session (API clients call /open_session): only such a session may own a run.
         demo.load(lambda: True, None, session_open, api_name="open_session", show_progress="hidden")
-        # The codec check runs beside start-up; each page learns its outcome when it loads.
-        demo.load(functools.partial(renderer_update, app, DEMO_CHECKPOINT), None, renderer,
-                  api_visibility="private", show_progress="hidden")
     return demo
 
 
@@ -112,9 +108,14 @@ def renderer_update(app: AppServices, label: str) -> gr.Radio:
 
 
 # --------------------------------------------------------------------------------------- Generate
-def _generate_tab(app: AppServices, checkpoint: gr.State, first) -> gr.Radio:
-    """Lay out and wire the Generate tab; returns the renderer radio (its choices arrive on page load)."""
-    v0, a0 = first.emotion if first is not None else (0.5, 0.5)
+def _generate_tab(app: AppServices, demo: gr.Blocks, checkpoint: gr.State) -> gr.Radio:
+    """Lay out and wire the Generate tab; returns the renderer radio (its choices arrive on page load).
+
+    The first clip is in the page when the app cache holds it (every start but a host's first);
+    otherwise the warm-up renders it after the server starts and each page receives it on load.
+    """
+    first = app.generation.cached_first_screen()
+    v0, a0 = FIRST_CLIP["valence"], FIRST_CLIP["arousal"]
     with gr.Row():
         with gr.Column(scale=5):
             emotion_map = gr.Image(
@@ -144,9 +145,9 @@ def _generate_tab(app: AppServices, checkpoint: gr.State, first) -> gr.Radio:
             audio = gr.Audio(value=str(first.path) if first else None, label="Generated music", type="filepath",
                              interactive=False, elem_id="generated-audio", waveform_options=NATIVE_PLAYER)
             download = gr.File(value=str(first.path) if first else None, label="Download (WAV)", interactive=False)
-            info = gr.Markdown(first.markdown() if first else app.status_markdown())
+            info = gr.Markdown(first.markdown if first else "rendering the first clip…")
         with gr.Column(scale=6):
-            plot = gr.Plot(value=app.generation.clip_figure(first.path) if first else None, label="Waveform and spectrogram")
+            plot = gr.Plot(value=first.figure if first else None, label="Waveform and spectrogram")
 
     inputs = [checkpoint, mode, valence, arousal, valence_end, arousal_end, renderer, seconds, seed, temperature]
     outputs = [audio, download, info, emotion_map]
@@ -175,6 +176,20 @@ def _generate_tab(app: AppServices, checkpoint: gr.State, first) -> gr.Radio:
         button.click(lambda n=name: (*PRESETS[n], MODES[0]), None, [valence, arousal, mode], api_name=f"preset_{name}").then(
             run, inputs, outputs, api_visibility="private", concurrency_id="generate"
         ).then(draw, audio, plot, api_visibility="private")
+
+    def on_page_load():
+        """The codec's verdict for the renderer choices, and the first clip if the page was built without it."""
+        screen = app.first_screen()  # waits for the warm-up (a few seconds, only right after start)
+        radio = renderer_update(app, DEMO_CHECKPOINT)
+        if first is not None:
+            return radio, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        if screen is None:
+            return radio, None, None, public_text(app.status_markdown()), None
+        return radio, str(screen.path), str(screen.path), screen.markdown, screen.figure
+
+    # no concurrency limit: waiting for the warm-up must not hold a slot that generations queue for
+    demo.load(on_page_load, None, [renderer, audio, download, info, plot], api_visibility="private",
+              show_progress="hidden", concurrency_limit=None)
     return renderer
 
 
@@ -225,10 +240,11 @@ def _dataset_tab(app: AppServices, dataset_key: gr.State, tab: gr.Tab) -> None:
 
 
 # --------------------------------------------------------------------------------------- Training
-def _training_tab(app: AppServices, checkpoint: gr.State, dataset_key: gr.State, renderer: gr.Radio) -> gr.State:
+def _training_tab(app: AppServices, demo: gr.Blocks, checkpoint: gr.State, dataset_key: gr.State,
+                  renderer: gr.Radio) -> gr.State:
     """Lay out and wire the Training tab; returns the session-opened flag the page load sets."""
     session_open = gr.State(False)
-    gr.Markdown(app.training.intro_markdown())
+    intro = gr.Markdown(app.training.intro_markdown(with_codec=False))
     with gr.Row():
         epochs = gr.Slider(1, 200, value=20, step=1, label="Epochs")
         batch_size = gr.Slider(2, 128, value=16, step=1, label="Batch size")
@@ -279,6 +295,8 @@ def _training_tab(app: AppServices, checkpoint: gr.State, dataset_key: gr.State,
         return app.training.status(run_id, session_of(request))
 
     gr.api(training_status, api_name="training_status")
+    demo.load(app.training.intro_markdown, None, intro, api_visibility="private", show_progress="hidden",
+              concurrency_limit=None)
     load.click(use_checkpoint, [checkpoints, typed], [checkpoint, loaded], api_name="use_checkpoint").then(
         user_errors(functools.partial(renderer_update, app)), checkpoint, renderer, api_visibility="private")
     return session_open
@@ -333,14 +351,24 @@ def create_app(settings: AppSettings) -> tuple[gr.Blocks, AppServices]:
     return demo, app
 
 
+def serve(demo: gr.Blocks, app: AppServices, settings: AppSettings, **extra: Any) -> None:
+    """Launch, then warm up (torch, the first clip, the codec check) once the server answers.
+
+    Warming up after the launch keeps the two from competing for the CPU; a page loaded before the
+    warm-up ends waits for it (and a page load starts it, should nobody have).
+    """
+    demo.launch(**launch_kwargs(settings), **extra)
+    app.start_warm_up()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default=None, help="interface to bind (default 127.0.0.1; 0.0.0.0 on Spaces)")
     parser.add_argument("--port", type=int, default=None, help="port (default 7860 or $GRADIO_SERVER_PORT)")
     args = parser.parse_args(argv)
     settings = AppSettings.from_env(host=args.host, port=args.port)
-    demo, _ = create_app(settings)
-    demo.launch(**launch_kwargs(settings))
+    demo, app = create_app(settings)
+    serve(demo, app, settings)
 
 
 if __name__ == "__main__":

@@ -45,8 +45,7 @@ def running_app(tmp_path_factory, **overrides):
     (tmp / "checkpoints").mkdir()
     (tmp / "data").mkdir()
     demo, ctx = app_module.create_app(settings)
-    kwargs = app_module.launch_kwargs(settings)
-    demo.launch(prevent_thread_lock=True, quiet=True, **kwargs)
+    app_module.serve(demo, ctx, settings, prevent_thread_lock=True, quiet=True)
     try:
         yield Client(f"http://127.0.0.1:{settings.port}/", verbose=False), ctx, tmp, demo
     finally:

@@ -40,8 +40,8 @@ def url(tmp_path_factory):
     bundle_dir, cache_dir = shared_tiny_bundle(tmp_path_factory)
     tmp = tmp_path_factory.mktemp("browser")
     settings = AppSettings(port=free_port(), bundle_dir=bundle_dir, checkpoints_dir=tmp, data_dir=tmp, cache_dir=cache_dir)
-    demo, _ = app_module.create_app(settings)
-    demo.launch(prevent_thread_lock=True, quiet=True, **app_module.launch_kwargs(settings))
+    demo, services = app_module.create_app(settings)
+    app_module.serve(demo, services, settings, prevent_thread_lock=True, quiet=True)
     try:
         yield f"http://127.0.0.1:{settings.port}/"
     finally:

@@ -3,12 +3,21 @@
 Validation and the WAV live in :mod:`emovae.app.generation`; this service adds what the tab needs
 around them: which checkpoint a session label means, whether its codec allows ``neural``, the map
 click, the first screen's clip and the clip's figure.
+
+The first screen's clip is deterministic (fixed emotion and seed), so it is kept on disk in the app
+cache, keyed by a fingerprint of the checkpoint's folder and the package's code: a restart shows it
+without importing torch, and only the very first start of a host renders it (after the page serves).
 """
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+
+import emovae
+from emovae.io import read_json, write_json
 
 from emovae.app import figures
 from emovae.app.checkpoints import DEMO_CHECKPOINT, CheckpointCatalog
@@ -17,11 +26,31 @@ from emovae.app.generation import GeneratedClip, build_request, generate_clip
 from emovae.app.paths import public_text
 from emovae.app.settings import AppSettings
 from emovae.checks import choice_of
-from emovae.generate.render import RENDERER_HELP
 
 SINGLE_MODE = "single emotion"
 TRAJECTORY_MODE = "trajectory A → B"
 FIRST_CLIP = {"valence": 0.8, "arousal": 0.75, "seconds": 10, "seed": 0}  # what the page opens with
+
+
+@dataclass
+class FirstScreen:
+    """The clip the Generate tab opens with: its WAV, description and waveform + spectrogram figure."""
+
+    path: Path
+    markdown: str
+    figure: object  # plotly Figure
+
+
+def code_fingerprint(folder: Path) -> str:
+    """Names, sizes and mtimes of the checkpoint folder's files and of the package's code and data."""
+    package = Path(emovae.__file__).parent
+    files = [p for p in Path(folder).iterdir() if p.is_file()]
+    files += [p for p in package.rglob("*") if p.suffix in (".py", ".json") and "__pycache__" not in p.parts]
+    digest = hashlib.sha1(repr(sorted(FIRST_CLIP.items())).encode())
+    for file in sorted(files):
+        stat = file.stat()
+        digest.update(f"{file}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 class GenerationService:
@@ -38,6 +67,8 @@ class GenerationService:
         return ["synth", "rules", "neural"] if self.codecs.status(self.checkpoints.path(label)).available else ["synth", "rules"]
 
     def renderer_note(self, label: str = DEMO_CHECKPOINT) -> str:
+        from emovae.generate.render import RENDERER_HELP  # the renderers' own words (torch: imported after start-up)
+
         note = " · ".join(f"{name}: {RENDERER_HELP[name]}" for name in ("synth", "rules"))
         codec = self.codecs.status(self.checkpoints.path(label))
         if codec.available:
@@ -77,10 +108,36 @@ class GenerationService:
         )
         return str(clip.path), str(clip.path), public_text(clip.markdown()), image
 
-    def first_clip(self) -> GeneratedClip:
-        """The clip the first screen opens with, so the page plays music before any click."""
+    def _first_screen_files(self) -> tuple[Path, Path]:
+        key = code_fingerprint(self.checkpoints.path(DEMO_CHECKPOINT).parent)
+        folder = self.settings.cache_dir / "first-clip"
+        return folder / f"{key}.wav", folder / f"{key}.json"
+
+    def cached_first_screen(self) -> FirstScreen | None:
+        """The first screen from the app cache (no torch, no rendering), or None before it was made here."""
+        import plotly.io
+
+        wav, meta = self._first_screen_files()
+        if not (wav.is_file() and meta.is_file()):
+            return None
+        saved = read_json(meta)
+        return FirstScreen(wav, saved["markdown"], plotly.io.from_json(saved["figure"]))
+
+    def first_screen(self) -> FirstScreen:
+        """The first screen, rendered and stored in the app cache unless it is there already."""
+        from emovae.audio import write_wav
+
+        cached = self.cached_first_screen()
+        if cached is not None:
+            return cached
         c = FIRST_CLIP
-        return self.generate(DEMO_CHECKPOINT, c["valence"], c["arousal"], seconds=c["seconds"], seed=c["seed"])
+        clip = self.generate(DEMO_CHECKPOINT, c["valence"], c["arousal"], seconds=c["seconds"], seed=c["seed"])
+        wav, meta = self._first_screen_files()
+        write_wav(wav, clip.audio, clip.sample_rate)
+        figure = self.clip_figure(str(wav))
+        markdown = public_text(clip.markdown())
+        write_json(meta, {"markdown": markdown, "figure": figure.to_json()})  # last: it marks the pair complete
+        return FirstScreen(wav, markdown, figure)
 
     def clip_figure(self, path: str | None):
         """Waveform + spectrogram of a generated clip."""

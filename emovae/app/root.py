@@ -10,20 +10,25 @@ testable without Gradio (``app.py`` only lays out components and wires events to
 
 They share three things, built here once: the :class:`CheckpointCatalog` (which checkpoint a
 session label means, and its latent map), the :class:`CodecProbe` (whether a checkpoint's codec can
-be built; the bundle's is checked in a thread beside start-up) and the training runs.
+be built) and the training runs.
+
+Start-up order (what keeps a start at a few seconds): nothing here imports torch; the page is built
+from what the app cache already holds, and :meth:`AppServices.start_warm_up` then loads the model
+stack, makes the first screen's clip (once per host) and checks the codec in a daemon thread while
+the server starts. Page-load handlers wait for it (:meth:`AppServices.first_screen`).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 from emovae.app.bundle import BundleMissingError, DemoBundle, load_bundle
 from emovae.app.checkpoints import CheckpointCatalog
 from emovae.app.codec_status import CodecProbe, describe_codec
 from emovae.app.dataset_service import DatasetService
-from emovae.app.generation import GeneratedClip
-from emovae.app.generation_service import GenerationService
+from emovae.app.generation_service import FirstScreen, GenerationService
 from emovae.app.paths import public_text, register_public_names
 from emovae.app.settings import AppSettings
 from emovae.app.training import TrainingRuns
@@ -55,6 +60,9 @@ class AppServices:
     dataset: DatasetService
     training: TrainingService
     upload: UploadService
+    _first: FirstScreen | None = field(default=None, repr=False)
+    _warm: threading.Thread | None = field(default=None, repr=False)
+    _warm_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def create(cls, settings: AppSettings) -> "AppServices":
@@ -66,13 +74,13 @@ class AppServices:
             log.warning("emovae app without demo bundle: %s", exc)
         runs = TrainingRuns(settings.runs_dir, max_parallel=settings.max_parallel_runs,
                             cooldown_s=settings.training_cooldown_s, keep_runs=settings.max_kept_runs)
-        checkpoints = CheckpointCatalog(settings, bundle, error, runs)
-        codecs = CodecProbe()
         if bundle is not None:
             try:
-                codecs.start(bundle.vae_path)  # beside start-up, not in front of it
+                bundle.vae_path  # the one file everything needs: a bundle without it is no bundle
             except BundleMissingError as exc:
                 bundle, error = None, str(exc)
+        checkpoints = CheckpointCatalog(settings, bundle, error, runs)
+        codecs = CodecProbe()
         datasets = DatasetService(settings, bundle, error)
         return cls(settings=settings, bundle=bundle, bundle_error=error, checkpoints=checkpoints, codecs=codecs,
                    generation=GenerationService(settings, checkpoints, codecs),
@@ -80,16 +88,28 @@ class AppServices:
                    training=TrainingService(settings, runs, datasets, bundle),
                    upload=UploadService(settings, bundle, error, checkpoints, codecs, datasets))
 
-    def first_clip(self) -> GeneratedClip | None:
-        """The first screen's clip, or None (and the reason in the header) when the demo cannot generate."""
-        if self.bundle is None:
-            return None
+    def start_warm_up(self) -> None:
+        """Load the model stack, make the first screen and check the codec, in a daemon thread (once)."""
+        with self._warm_lock:
+            if self.bundle is None or self._warm is not None:
+                return
+            self._warm = threading.Thread(target=self._warm_up, name="warm-up", daemon=True)
+            self._warm.start()
+
+    def _warm_up(self) -> None:
         try:
-            return self.generation.first_clip()
+            self._first = self.generation.first_screen()
         except Exception as exc:  # the app must still open and explain
             self.bundle_error = f"the demo checkpoint failed to generate: {exc}"
             log.exception("first clip failed")
-            return None
+        self.codecs.status(self.bundle.vae_path)
+
+    def first_screen(self) -> FirstScreen | None:
+        """The first screen's clip once the warm-up made it (waits for it), None if it could not."""
+        self.start_warm_up()  # no-op once started
+        if self._warm is not None:
+            self._warm.join()
+        return self._first
 
     def status_markdown(self) -> str:
         """The header: which checkpoint and codec the demo runs on, and what that means for `neural`."""

@@ -28,12 +28,16 @@ class TrainingService:
         self.datasets = datasets
         self.bundle = bundle
 
-    def intro_markdown(self) -> str:
+    def intro_markdown(self, with_codec: bool = True) -> str:
+        """What the tab explains; ``with_codec=False`` leaves out which codec encodes (finding out imports torch,
+        so the page is built without it and each page load fills it in)."""
         s = self.settings
         if not s.training_enabled:
             return "**Training is switched off on this server** (`EMOVAE_TRAINING=off`); generation and the other tabs work."
-        pretrained = training_codec_weights() == "auto"
+        pretrained = with_codec and training_codec_weights() == "auto"
         codec = "pretrained EnCodec (weights found on this machine)" if pretrained else "the random-init EnCodec (no pretrained weights here)"
+        if not with_codec:
+            codec = "the best EnCodec this machine has"
         rebuild = ""
         if pretrained and self.bundle is not None and self.bundle.codec_identity.get("weights") != "pretrained":
             rebuild = ("\n\n**Pretrained EnCodec weights are available**: start a run on the demo dataset to rebuild the "
