@@ -87,7 +87,7 @@ def build_app(app: AppServices) -> gr.Blocks:
     with gr.Blocks(title="emovae — emotion-conditioned music", delete_cache=app.settings.delete_cache) as demo:
         checkpoint = gr.State(DEMO_CHECKPOINT)  # per session: which VAE generates (and analyses uploads)
         dataset_key = gr.State("")  # per session: the dataset opened in the Dataset tab
-        gr.Markdown("# emovae — music from an emotion\n" + app.status_markdown())
+        header = gr.Markdown("# emovae — music from an emotion\n" + app.status_markdown())
         with gr.Tabs(selected="generate"):
             with gr.Tab("Generate", id="generate"):
                 renderer = _generate_tab(app, demo, checkpoint)
@@ -99,7 +99,27 @@ def build_app(app: AppServices) -> gr.Blocks:
                 _upload_tab(app, checkpoint, dataset_key)
         # A page load opens the session (API clients call /open_session): only such a session may own a run.
         demo.load(lambda: True, None, session_open, api_name="open_session", show_progress="hidden")
+        _header_updates(app, demo, header, checkpoint, renderer)
     return demo
+
+
+def _header_updates(app: AppServices, demo: gr.Blocks, header: gr.Markdown, checkpoint: gr.State,
+                    renderer: gr.Radio) -> None:
+    """While the pretrained-codec demo builds in the background, the header shows its progress; once the
+    default switches, a session generating with ``demo`` gets the renderers the new codec allows."""
+    timer = gr.Timer(2.0, active=False)
+
+    def refresh(label):
+        text = "# emovae — music from an emotion\n" + app.status_markdown()
+        changing = app.header_changing
+        switched = app.bundle is not None and app.bundle.codec_identity.get("weights") == "pretrained"
+        radio = renderer_update(app, label) if switched and label == DEMO_CHECKPOINT else gr.skip()
+        return text, radio, gr.Timer(active=changing)
+
+    demo.load(refresh, checkpoint, [header, renderer, timer], api_visibility="private", show_progress="hidden",
+              concurrency_limit=None)
+    timer.tick(refresh, checkpoint, [header, renderer, timer], api_visibility="private", show_progress="hidden",
+               concurrency_limit=None)
 
 
 def renderer_update(app: AppServices, label: str) -> gr.Radio:

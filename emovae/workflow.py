@@ -31,6 +31,7 @@ class WorkflowConfig:
     demo: bool = False
     demo_songs: int = 40
     demo_seconds: float = 45.0
+    demo_root: Path | None = None  # where the demo dataset is generated (default: work_dir/demo_deam); the app shares its own
     seed: int = 0
     chunk_seconds: int = 5
     encodec_weights: str = "auto"  # "random" must be chosen explicitly (see emovae.codec.weights)
@@ -103,7 +104,7 @@ def run_workflow(config: WorkflowConfig, progress: Progress | None = None) -> Wo
                                          config.path(formats.DEFAULT_MODEL_DIR))
     stage(0)
     if config.demo:
-        data_root = make_demo_dataset(config.path("demo_deam"), seed=config.seed, n_songs=config.demo_songs,
+        data_root = make_demo_dataset(config.demo_root or config.path("demo_deam"), seed=config.seed, n_songs=config.demo_songs,
                                       seconds=config.demo_seconds)
     else:
         data_root = Path(config.data_root)

@@ -329,7 +329,7 @@ def test_a_shared_host_can_switch_training_off_or_cap_its_size(app):
     _, ctx, _ = app
 
     def service(**changes) -> TrainingService:
-        return TrainingService(replace(ctx.settings, **changes), ctx.training.runs, ctx.dataset, ctx.bundle)
+        return TrainingService(replace(ctx.settings, **changes), ctx.training.runs, ctx.dataset, ctx.checkpoints)
 
     off = service(training_enabled=False)
     assert "switched off" in off.intro_markdown()

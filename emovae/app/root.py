@@ -6,7 +6,10 @@ testable without Gradio (``app.py`` only lays out components and wires events to
 * :class:`~emovae.app.generation_service.GenerationService` — the Generate tab;
 * :class:`~emovae.app.dataset_service.DatasetService` — the Dataset tab;
 * :class:`~emovae.app.training_service.TrainingService` — the Training tab;
-* :class:`~emovae.app.upload_service.UploadService` — the Upload tab.
+* :class:`~emovae.app.upload_service.UploadService` — the Upload tab;
+
+and, where EnCodec's weights can be had, the background build of a pretrained-codec demo bundle
+(:class:`~emovae.app.pretrained.PretrainedDemo`), which becomes the default checkpoint when ready.
 
 They share three things, built here once: the :class:`CheckpointCatalog` (which checkpoint a
 session label means, and its latent map), the :class:`CodecProbe` (whether a checkpoint's codec can
@@ -30,6 +33,7 @@ from emovae.app.codec_status import CodecProbe, describe_codec
 from emovae.app.dataset_service import DatasetService
 from emovae.app.generation_service import FirstScreen, GenerationService
 from emovae.app.paths import public_text, register_public_names
+from emovae.app.pretrained import PretrainedDemo
 from emovae.app.settings import AppSettings
 from emovae.app.training import TrainingRuns
 from emovae.app.training_service import TrainingService
@@ -52,7 +56,6 @@ class AppServices:
     """Everything one app process shares; build with :meth:`create`."""
 
     settings: AppSettings
-    bundle: DemoBundle | None
     bundle_error: str | None
     checkpoints: CheckpointCatalog
     codecs: CodecProbe
@@ -60,6 +63,7 @@ class AppServices:
     dataset: DatasetService
     training: TrainingService
     upload: UploadService
+    pretrained: PretrainedDemo | None = None
     _first: FirstScreen | None = field(default=None, repr=False)
     _warm: threading.Thread | None = field(default=None, repr=False)
     _warm_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -82,11 +86,23 @@ class AppServices:
         checkpoints = CheckpointCatalog(settings, bundle, error, runs)
         codecs = CodecProbe()
         datasets = DatasetService(settings, bundle, error)
-        return cls(settings=settings, bundle=bundle, bundle_error=error, checkpoints=checkpoints, codecs=codecs,
-                   generation=GenerationService(settings, checkpoints, codecs),
-                   dataset=datasets,
-                   training=TrainingService(settings, runs, datasets, bundle),
-                   upload=UploadService(settings, bundle, error, checkpoints, codecs, datasets))
+        services = cls(settings=settings, bundle_error=error, checkpoints=checkpoints, codecs=codecs,
+                       generation=GenerationService(settings, checkpoints, codecs), dataset=datasets,
+                       training=TrainingService(settings, runs, datasets, checkpoints),
+                       upload=UploadService(settings, checkpoints, codecs, datasets))
+        if bundle is not None:
+            services.pretrained = PretrainedDemo(settings, bundle, codecs, services.switch_default)
+        return services
+
+    @property
+    def bundle(self) -> DemoBundle | None:
+        """The bundle the ``demo`` checkpoint means now (the shipped one, or the pretrained rebuild once ready)."""
+        return self.checkpoints.bundle
+
+    def switch_default(self, bundle: DemoBundle) -> None:
+        """Make ``bundle`` what ``demo`` means: new generations and uploads use it; open pages keep working."""
+        log.info("default checkpoint is now %s (codec %s)", bundle.folder, bundle.codec_identity.get("codec_id"))
+        self.checkpoints.bundle = bundle
 
     def start_warm_up(self) -> None:
         """Load the model stack, make the first screen and check the codec, in a daemon thread (once)."""
@@ -103,6 +119,8 @@ class AppServices:
             self.bundle_error = f"the demo checkpoint failed to generate: {exc}"
             log.exception("first clip failed")
         self.codecs.status(self.bundle.vae_path)
+        if self.pretrained is not None:
+            self.pretrained.start()  # after the first clip: the build must not delay the first screen
 
     def first_screen(self) -> FirstScreen | None:
         """The first screen's clip once the warm-up made it (waits for it), None if it could not."""
@@ -112,11 +130,24 @@ class AppServices:
         return self._first
 
     def status_markdown(self) -> str:
-        """The header: which checkpoint and codec the demo runs on, and what that means for `neural`."""
+        """The header: which checkpoint and codec ``demo`` runs on, and where the pretrained rebuild stands."""
         if self.bundle is None or self.bundle_error:
             return f"⚠️ **No demo checkpoint**: {public_text(str(self.bundle_error))}\n\n" + data_range_note()
         line = f"Demo checkpoint trained on the bundled demo dataset · codec: {describe_codec(self.bundle.codec_identity)}."
-        if self.bundle.codec_identity.get("weights") == "random":
+        build = self.pretrained.status if self.pretrained is not None else None
+        if self.bundle.codec_identity.get("weights") == "pretrained":
+            line += " Rebuilt on this host on the real EnCodec: `neural` decodes the VAE's latents into music."
+        elif build is not None and build.active:
+            line += (f" ⏳ **Rebuilding the demo on pretrained EnCodec in the background** — {public_text(build.message)}. "
+                     "`synth` and `rules` serve meanwhile; the demo switches to it when it is ready.")
+        else:
             line += (" No pretrained EnCodec weights are on this machine, so the demo uses a randomly initialised "
                      "EnCodec: the VAE and the pipeline are real, but `neural` audio is not music — use `synth`.")
+            if build is not None and build.state == "failed":
+                line += f" ⚠️ {public_text(build.message)}."
         return line + "\n\n" + data_range_note()
+
+    @property
+    def header_changing(self) -> bool:
+        """Whether the header may still change on its own (the page polls it while so)."""
+        return self.pretrained is not None and self.pretrained.status.active

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from emovae.app.bundle import DemoBundle
+from emovae.app.checkpoints import CheckpointCatalog
 from emovae.app.dataset_service import DatasetService
 from emovae.app.paths import public_text
 from emovae.app.settings import AppSettings
@@ -22,11 +22,12 @@ Progress = Callable[[int, int, str], None]
 class TrainingService:
     """Background runs on the session's open dataset (the demo by default)."""
 
-    def __init__(self, settings: AppSettings, runs: TrainingRuns, datasets: DatasetService, bundle: DemoBundle | None) -> None:
+    def __init__(self, settings: AppSettings, runs: TrainingRuns, datasets: DatasetService,
+                 checkpoints: CheckpointCatalog) -> None:
         self.settings = settings
         self.runs = runs
         self.datasets = datasets
-        self.bundle = bundle
+        self.checkpoints = checkpoints
 
     def intro_markdown(self, with_codec: bool = True) -> str:
         """What the tab explains; ``with_codec=False`` leaves out which codec encodes (finding out imports torch,
@@ -39,8 +40,11 @@ class TrainingService:
         if not with_codec:
             codec = "the best EnCodec this machine has"
         rebuild = ""
-        if pretrained and self.bundle is not None and self.bundle.codec_identity.get("weights") != "pretrained":
-            rebuild = ("\n\n**Pretrained EnCodec weights are available**: start a run on the demo dataset to rebuild the "
+        bundle = self.checkpoints.bundle
+        if pretrained and bundle is not None and bundle.codec_identity.get("weights") != "pretrained":
+            rebuild = ("\n\n**Pretrained EnCodec weights are available**: the app rebuilds the demo checkpoint on them in "
+                       "the background (progress in the header)." if s.auto_pretrained else
+                       "\n\n**Pretrained EnCodec weights are available**: start a run on the demo dataset to rebuild the "
                        "demo checkpoint with them (encode + train, with progress), then use its best.pt for generation.")
         limits = [f"one run per session every {s.training_cooldown_s:g} s"] if s.training_cooldown_s > 0 else []
         if s.max_training_work:

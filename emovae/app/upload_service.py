@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Callable
 
 from emovae.app import analysis
-from emovae.app.bundle import DemoBundle
 from emovae.app.checkpoints import DEMO_CHECKPOINT, CheckpointCatalog
 from emovae.app.codec_status import CodecProbe
 from emovae.app.dataset_service import DatasetService
@@ -25,11 +24,9 @@ Progress = Callable[[int, int, str], None]
 class UploadService:
     """Analyse uploads with the session's checkpoint; play the nearest training chunks."""
 
-    def __init__(self, settings: AppSettings, bundle: DemoBundle | None, bundle_error: str | None,
-                 checkpoints: CheckpointCatalog, codecs: CodecProbe, datasets: DatasetService) -> None:
+    def __init__(self, settings: AppSettings, checkpoints: CheckpointCatalog, codecs: CodecProbe,
+                 datasets: DatasetService) -> None:
         self.settings = settings
-        self.bundle = bundle
-        self.bundle_error = bundle_error
         self.checkpoints = checkpoints
         self.codecs = codecs
         self.datasets = datasets
@@ -46,8 +43,10 @@ class UploadService:
         """Validate the upload, estimate its emotion, place it on the checkpoint's latent map."""
         from emovae.generate.generator import get_generator
 
-        if self.bundle is None:
-            raise FileNotFoundError(f"uploads are analysed with the demo bundle's estimator, which is missing: {self.bundle_error}")
+        bundle = self.checkpoints.bundle  # the default checkpoint's bundle: its estimator judges audio, whatever the VAE
+        if bundle is None:
+            raise FileNotFoundError(f"uploads are analysed with the demo bundle's estimator, which is missing: "
+                                    f"{self.checkpoints.bundle_error}")
         label = checkpoint_label or DEMO_CHECKPOINT
         checkpoint = self.checkpoints.path(label)
         latent_map = self.checkpoints.latent_map(label)
@@ -59,7 +58,7 @@ class UploadService:
         if codec.available:
             generator = get_generator(checkpoint)
             model, encoder = generator.sampler.model, generator.renderer("neural").codec
-        result = analysis.analyse_clip(clip, self.bundle.estimator, latent_map, model, encoder, codec.reason)
+        result = analysis.analyse_clip(clip, bundle.estimator, latent_map, model, encoder, codec.reason)
         result.notes.append(public_text(f"analysed with checkpoint `{label}` and its latent map "
                                         f"({len(latent_map.chunk_ids)} training chunks)"))
         if progress:
