@@ -154,7 +154,8 @@ def _generate_tab(app: AppServices, demo: gr.Blocks, checkpoint: gr.State) -> gr
                 valence_end = gr.Slider(0, 1, value=0.1, step=0.01, label="Valence (B)")
                 arousal_end = gr.Slider(0, 1, value=0.1, step=0.01, label="Arousal (B)")
             with gr.Row():
-                renderer = gr.Radio(["synth", "rules", "neural"], value="synth", label="Renderer", info="checking the codec…")
+                renderer = gr.Radio(["synth", "rules", "neural"], value="synth", label="Renderer", info="checking the codec…",
+                                    elem_id="renderer")
                 seconds = gr.Slider(1, app.settings.max_generate_seconds, value=10, step=1, label="Duration (s)")
             with gr.Row():
                 seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed")
@@ -165,7 +166,7 @@ def _generate_tab(app: AppServices, demo: gr.Blocks, checkpoint: gr.State) -> gr
             audio = gr.Audio(value=str(first.path) if first else None, label="Generated music", type="filepath",
                              interactive=False, elem_id="generated-audio", waveform_options=NATIVE_PLAYER)
             download = gr.File(value=str(first.path) if first else None, label="Download (WAV)", interactive=False)
-            info = gr.Markdown(first.markdown if first else "rendering the first clip…")
+            info = gr.Markdown(first.markdown if first else "rendering the first clip…", elem_id="clip-info")
         with gr.Column(scale=6):
             plot = gr.Plot(value=first.figure if first else None, label="Waveform and spectrogram")
 
