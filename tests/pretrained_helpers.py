@@ -19,25 +19,15 @@ TINY_BUILD = PretrainedBuildConfig(n_songs=8, seconds=15.0, epochs=2, batch_size
 _BUILT: dict[Path, Path] = {}
 
 
-def stand_in_weights(path: Path) -> Path:
-    """Save a state dict of EnCodec's real 24 kHz architecture (seed 123) as a weights file."""
-    import torch
-    from encodec import EncodecModel
-
-    torch.manual_seed(123)
-    model = EncodecModel.encodec_model_24khz(pretrained=False)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), path)
-    return path
-
-
 def pretrained_settings(tmp_path_factory, bundle_dir: Path, **overrides) -> AppSettings:
     """Settings whose app cache already holds the session's pretrained-codec build (made on first use)."""
     base = tmp_path_factory.getbasetemp()
     if base not in _BUILT:
         from emovae.app.root import AppServices
 
-        weights = stand_in_weights(base / "stand-in" / "encodec_stand_in.th")
+        from emovae.codec.weights import save_stand_in_weights
+
+        weights = save_stand_in_weights(base / "stand-in" / "encodec_stand_in.th")
         cache = base / "pretrained-cache"
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("EMOVAE_ENCODEC_WEIGHTS", str(weights))

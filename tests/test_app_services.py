@@ -81,3 +81,25 @@ def test_an_upload_names_a_checkpoint_without_a_latent_map(fresh, tmp_path):
     shutil.copy(services.bundle.vae_path, lone)
     with pytest.raises(FileNotFoundError, match=r"lone\.pt|latent_map\.npz: the checkpoint has no latent map"):
         services.upload.analyse(str(tmp_path / "x.wav"), str(lone))
+
+
+def test_the_first_clip_is_kept_across_restarts_and_redone_when_the_checkpoint_changes(tmp_path_factory, tmp_path):
+    import shutil
+
+    bundle_src, _ = shared_tiny_bundle(tmp_path_factory)
+    bundle_dir = tmp_path / "bundle"
+    shutil.copytree(bundle_src, bundle_dir)
+    settings = AppSettings(bundle_dir=bundle_dir, checkpoints_dir=tmp_path, data_dir=tmp_path, cache_dir=tmp_path / "cache")
+    first = AppServices.create(settings)
+    assert first.generation.cached_first_screen() is None  # a host's first start renders it (after serving)
+    made = first.first_screen()
+    assert made is not None and made.path.is_file() and "renderer **synth**" in made.markdown
+
+    restart = AppServices.create(settings)
+    kept = restart.generation.cached_first_screen()  # no rendering, no torch needed
+    assert kept is not None and kept.path == made.path and kept.markdown == made.markdown
+    assert [trace.type for trace in kept.figure.data] == [trace.type for trace in made.figure.data]
+    assert kept.figure.layout.height == made.figure.layout.height
+
+    (bundle_dir / "vae.pt").touch()  # a rebuilt checkpoint: its first clip is rendered anew
+    assert AppServices.create(settings).generation.cached_first_screen() is None
