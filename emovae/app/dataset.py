@@ -17,13 +17,16 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import pandas as pd
 
 from emovae import formats
 from emovae.audio import SAMPLE_RATE, load_audio
+
+if TYPE_CHECKING:
+    from emovae.data.demo_chunks import DemoChunkRenderer
 
 Progress = Callable[[int, int, str], None]
 
@@ -44,7 +47,7 @@ class DatasetView:
     skipped: list[str] = field(default_factory=list)
     load_issues: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    renderer: object = None
+    renderer: "DemoChunkRenderer | None" = None
 
     @property
     def on_disk(self) -> bool:

@@ -192,8 +192,11 @@ def _render_all(songs: list[DemoSong], audio_dir: Path, workers: int | None) -> 
             yield _write_song(song, audio_dir)
         return
     context = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    try:
         yield from pool.map(_write_song, songs, [audio_dir] * len(songs))
+    finally:  # a caller that stops early (a progress hook raising on Stop) waits for the songs in flight only
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _write_song(song: DemoSong, audio_dir: Path) -> int:
