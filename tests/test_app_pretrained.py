@@ -48,7 +48,7 @@ def test_without_weights_or_when_switched_off_the_shipped_bundle_stays(tmp_path_
     bundle_dir, _ = shared_tiny_bundle(tmp_path_factory)
     monkeypatch.setenv("EMOVAE_ENCODEC_WEIGHTS", str(tmp_path / "missing.th"))
     services = AppServices.create(AppSettings(bundle_dir=bundle_dir, cache_dir=tmp_path / "cache", auto_pretrained=True))
-    assert services.header_changing and "Rebuilding the demo on pretrained EnCodec" in services.status_markdown()
+    assert services.header_changing and "Looking for pretrained EnCodec weights" in services.status_markdown()
     services.pretrained.start()
     status = services.pretrained.wait(timeout=120)
     assert status.state == "unavailable" and "missing.th" in status.message

@@ -137,9 +137,12 @@ class AppServices:
         build = self.pretrained.status if self.pretrained is not None else None
         if self.bundle.codec_identity.get("weights") == "pretrained":
             line += " Rebuilt on this host on the real EnCodec: `neural` decodes the VAE's latents into music."
-        elif build is not None and build.active:
+        elif build is not None and build.state == "building":
             line += (f" ⏳ **Rebuilding the demo on pretrained EnCodec in the background** — {public_text(build.message)}. "
                      "`synth` and `rules` serve meanwhile; the demo switches to it when it is ready.")
+        elif build is not None and build.state == "checking":
+            line += (" Looking for pretrained EnCodec weights to rebuild the demo on the real codec in the background; "
+                     "until then `neural` decodes through the random-init codec (noise) — use `synth`.")
         else:
             line += (" No pretrained EnCodec weights are on this machine, so the demo uses a randomly initialised "
                      "EnCodec: the VAE and the pipeline are real, but `neural` audio is not music — use `synth`.")
