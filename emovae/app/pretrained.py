@@ -132,4 +132,8 @@ class PretrainedDemo:
                                   demo_seconds=params["seconds"], seed=params["seed"],
                                   chunk_seconds=self.shipped.chunk_seconds, encodec_weights="auto", epochs=config.epochs,
                                   batch_size=config.batch_size, bundle_dir=self.bundle_dir)
-        run_workflow(workflow, progress=self._progress("building the pretrained-codec demo, stage"))
+
+        def report(stage: int, stages: int, message: str) -> None:
+            self.status = BuildStatus("building", f"stage {stage + 1}/{stages}, {message}")
+
+        run_workflow(workflow, progress=report)
