@@ -7,6 +7,7 @@ Screenshots go to ``$EMOVAE_SCREENSHOTS`` (default ``.cache/screenshots/``) for 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -35,11 +36,18 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
-    import app as app_module
-
     bundle_dir, cache_dir = shared_tiny_bundle(tmp_path_factory)
     tmp = tmp_path_factory.mktemp("browser")
     settings = AppSettings(port=free_port(), bundle_dir=bundle_dir, checkpoints_dir=tmp, data_dir=tmp, cache_dir=cache_dir)
+    with serving(settings) as address:
+        yield address
+
+
+@contextlib.contextmanager
+def serving(settings: AppSettings):
+    """The app on ``settings.port`` for the block's duration; yields its URL."""
+    import app as app_module
+
     demo, services = app_module.create_app(settings)
     app_module.serve(demo, services, settings, prevent_thread_lock=True, quiet=True)
     try:
@@ -135,7 +143,6 @@ def test_visiting_the_dataset_tab_a_map_click_plays_a_chunk_rendered_on_demand(u
 @pytest.fixture(scope="module")
 def pretrained_url(tmp_path_factory):
     """The app on a cache holding the pretrained-codec demo built from the stand-in weights."""
-    import app as app_module
     from pretrained_helpers import pretrained_settings, weights_file
 
     bundle_dir, _ = shared_tiny_bundle(tmp_path_factory)
@@ -143,12 +150,8 @@ def pretrained_url(tmp_path_factory):
     settings = pretrained_settings(tmp_path_factory, bundle_dir, port=free_port(), checkpoints_dir=tmp, data_dir=tmp)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("EMOVAE_ENCODEC_WEIGHTS", str(weights_file(tmp_path_factory)))
-        demo, services = app_module.create_app(settings)
-        app_module.serve(demo, services, settings, prevent_thread_lock=True, quiet=True)
-        try:
-            yield f"http://127.0.0.1:{settings.port}/"
-        finally:
-            demo.close()
+        with serving(settings) as address:
+            yield address
 
 
 def test_the_default_switches_to_the_pretrained_codec_demo_and_neural_plays_it(pretrained_url, page):
