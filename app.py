@@ -1,7 +1,7 @@
 """emovae web app: explore the dataset, train, generate and analyse uploads (Gradio).
 
-Thin by design: this file lays out the components and wires events to :mod:`emovae.app`, which
-holds all logic and returns plain data. Library errors are turned into ``gr.Error`` here so the
+Thin by design: this file lays out the components and wires events to the tab services of
+:class:`emovae.app.root.AppServices`, which hold all logic and return plain data. Library errors are turned into ``gr.Error`` here so the
 visitor sees one clear sentence instead of a traceback.
 
     python app.py                 # http://127.0.0.1:7860 on the embedded demo bundle
@@ -17,8 +17,11 @@ from typing import Any, Callable
 import gradio as gr
 
 from emovae.app import figures
-from emovae.app.context import CHUNK_SECONDS, SINGLE_MODE, TRAJECTORY_MODE, AppContext
+from emovae.app.checkpoints import DEMO_CHECKPOINT
+from emovae.app.dataset_service import CHUNK_SECONDS
+from emovae.app.generation_service import FIRST_CLIP, SINGLE_MODE, TRAJECTORY_MODE
 from emovae.app.paths import public_text
+from emovae.app.root import AppServices
 from emovae.app.settings import AppSettings
 from emovae.emotion import PRESETS
 
@@ -78,35 +81,61 @@ def session_of(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or ""
 
 
-def build_app(ctx: AppContext) -> gr.Blocks:
-    """Build the four tabs; the Generate tab opens first, already holding a rendered clip."""
-    first = ctx.first_clip()
+def build_app(app: AppServices) -> gr.Blocks:
+    """Build the four tabs; the Generate tab opens first, holding a rendered clip (see ``_generate_tab``)."""
     # delete_cache: every response leaves its WAV/PNG (and every upload its file) in Gradio's cache
-    with gr.Blocks(title="emovae — emotion-conditioned music", delete_cache=ctx.settings.delete_cache) as demo:
-        checkpoint = gr.State(ctx.default_checkpoint_label())  # per session: which VAE generates
+    with gr.Blocks(title="emovae — emotion-conditioned music", delete_cache=app.settings.delete_cache) as demo:
+        checkpoint = gr.State(DEMO_CHECKPOINT)  # per session: which VAE generates (and analyses uploads)
         dataset_key = gr.State("")  # per session: the dataset opened in the Dataset tab
-        gr.Markdown("# emovae — music from an emotion\n" + ctx.status_markdown())
+        header = gr.Markdown("# emovae — music from an emotion\n" + app.status_markdown())
         with gr.Tabs(selected="generate"):
             with gr.Tab("Generate", id="generate"):
-                renderer = _generate_tab(ctx, checkpoint, first)
+                renderer = _generate_tab(app, demo, checkpoint)
             with gr.Tab("Dataset", id="dataset") as dataset_tab:
-                _dataset_tab(ctx, dataset_key, dataset_tab)
+                _dataset_tab(app, dataset_key, dataset_tab)
             with gr.Tab("Training", id="training"):
-                session_open = _training_tab(ctx, checkpoint, dataset_key)
+                session_open = _training_tab(app, demo, checkpoint, dataset_key, renderer)
             with gr.Tab("Upload", id="upload"):
-                _upload_tab(ctx)
+                _upload_tab(app, checkpoint, dataset_key)
         # A page load opens the session (API clients call /open_session): only such a session may own a run.
         demo.load(lambda: True, None, session_open, api_name="open_session", show_progress="hidden")
-        # The codec check runs beside start-up; each page learns its outcome when it loads.
-        demo.load(lambda: gr.Radio(choices=ctx.renderer_choices(), info=ctx.renderer_note()), None, renderer,
-                  api_visibility="private", show_progress="hidden")
+        _header_updates(app, demo, header, checkpoint, renderer)
     return demo
 
 
+def _header_updates(app: AppServices, demo: gr.Blocks, header: gr.Markdown, checkpoint: gr.State,
+                    renderer: gr.Radio) -> None:
+    """While the pretrained-codec demo builds in the background, the header shows its progress; once the
+    default switches, a session generating with ``demo`` gets the renderers the new codec allows."""
+    timer = gr.Timer(2.0, active=False)
+
+    def refresh(label):
+        text = "# emovae — music from an emotion\n" + app.status_markdown()
+        changing = app.header_changing
+        switched = app.bundle is not None and app.bundle.codec_identity.get("weights") == "pretrained"
+        radio = renderer_update(app, label) if switched and label == DEMO_CHECKPOINT else gr.skip()
+        return text, radio, gr.Timer(active=changing)
+
+    demo.load(refresh, checkpoint, [header, renderer, timer], api_visibility="private", show_progress="hidden",
+              concurrency_limit=None)
+    timer.tick(refresh, checkpoint, [header, renderer, timer], api_visibility="private", show_progress="hidden",
+               concurrency_limit=None)
+
+
+def renderer_update(app: AppServices, label: str) -> gr.Radio:
+    """The renderer choices the checkpoint's codec allows (``neural`` only where it can be built)."""
+    return gr.Radio(choices=app.generation.renderer_choices(label), info=app.generation.renderer_note(label))
+
+
 # --------------------------------------------------------------------------------------- Generate
-def _generate_tab(ctx: AppContext, checkpoint: gr.State, first) -> gr.Radio:
-    """Lay out and wire the Generate tab; returns the renderer radio (its choices arrive on page load)."""
-    v0, a0 = first.emotion if first is not None else (0.5, 0.5)
+def _generate_tab(app: AppServices, demo: gr.Blocks, checkpoint: gr.State) -> gr.Radio:
+    """Lay out and wire the Generate tab; returns the renderer radio (its choices arrive on page load).
+
+    The first clip is in the page when the app cache holds it (every start but a host's first);
+    otherwise the warm-up renders it after the server starts and each page receives it on load.
+    """
+    first = app.generation.cached_first_screen()
+    v0, a0 = FIRST_CLIP["valence"], FIRST_CLIP["arousal"]
     with gr.Row():
         with gr.Column(scale=5):
             emotion_map = gr.Image(
@@ -125,8 +154,9 @@ def _generate_tab(ctx: AppContext, checkpoint: gr.State, first) -> gr.Radio:
                 valence_end = gr.Slider(0, 1, value=0.1, step=0.01, label="Valence (B)")
                 arousal_end = gr.Slider(0, 1, value=0.1, step=0.01, label="Arousal (B)")
             with gr.Row():
-                renderer = gr.Radio(["synth", "rules", "neural"], value="synth", label="Renderer", info="checking the codec…")
-                seconds = gr.Slider(1, ctx.settings.max_generate_seconds, value=10, step=1, label="Duration (s)")
+                renderer = gr.Radio(["synth", "rules", "neural"], value="synth", label="Renderer", info="checking the codec…",
+                                    elem_id="renderer")
+                seconds = gr.Slider(1, app.settings.max_generate_seconds, value=10, step=1, label="Duration (s)")
             with gr.Row():
                 seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed")
                 temperature = gr.Slider(0, 2, value=1.0, step=0.05, label="Temperature")
@@ -136,14 +166,14 @@ def _generate_tab(ctx: AppContext, checkpoint: gr.State, first) -> gr.Radio:
             audio = gr.Audio(value=str(first.path) if first else None, label="Generated music", type="filepath",
                              interactive=False, elem_id="generated-audio", waveform_options=NATIVE_PLAYER)
             download = gr.File(value=str(first.path) if first else None, label="Download (WAV)", interactive=False)
-            info = gr.Markdown(first.markdown() if first else ctx.status_markdown())
+            info = gr.Markdown(first.markdown if first else "rendering the first clip…", elem_id="clip-info")
         with gr.Column(scale=6):
-            plot = gr.Plot(value=ctx.clip_figure(first.path) if first else None, label="Waveform and spectrogram")
+            plot = gr.Plot(value=first.figure if first else None, label="Waveform and spectrogram")
 
     inputs = [checkpoint, mode, valence, arousal, valence_end, arousal_end, renderer, seconds, seed, temperature]
     outputs = [audio, download, info, emotion_map]
-    run = user_errors(ctx.generate_outputs)
-    draw = user_errors(ctx.clip_figure)
+    run = user_errors(app.generation.generate_outputs)
+    draw = user_errors(app.generation.clip_figure)
 
     # preprocess=False: the API's raw values reach the library's checks, which name the field and its range
     # (the components' own preprocessing would round seed=1.5 to 2, or fail without a message on "abc")
@@ -153,7 +183,7 @@ def _generate_tab(ctx: AppContext, checkpoint: gr.State, first) -> gr.Radio:
     mode.change(lambda m: gr.Row(visible=m == MODES[1]), mode, end_row, api_visibility="private")
 
     def on_map_click(mode_value, v, a, evt: gr.SelectData):
-        v_new, a_new = ctx.click_to_emotion(*evt.index)
+        v_new, a_new = app.generation.click_to_emotion(*evt.index)
         if mode_value == MODES[1]:
             return v, a, v_new, a_new
         return v_new, a_new, gr.skip(), gr.skip()
@@ -162,24 +192,38 @@ def _generate_tab(ctx: AppContext, checkpoint: gr.State, first) -> gr.Radio:
                        api_visibility="private").then(run, inputs, outputs, api_visibility="private", concurrency_id="generate").then(
         draw, audio, plot, api_visibility="private"
     )
-    gr.api(user_errors(ctx.click_to_emotion), api_name="click_map")
+    gr.api(user_errors(app.generation.click_to_emotion), api_name="click_map")
     for name, button in presets.items():
         button.click(lambda n=name: (*PRESETS[n], MODES[0]), None, [valence, arousal, mode], api_name=f"preset_{name}").then(
             run, inputs, outputs, api_visibility="private", concurrency_id="generate"
         ).then(draw, audio, plot, api_visibility="private")
+
+    def on_page_load():
+        """The codec's verdict for the renderer choices, and the first clip if the page was built without it."""
+        screen = app.first_screen()  # waits for the warm-up (a few seconds, only right after start)
+        radio = renderer_update(app, DEMO_CHECKPOINT)
+        if first is not None:
+            return radio, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        if screen is None:
+            return radio, None, None, public_text(app.status_markdown()), None
+        return radio, str(screen.path), str(screen.path), screen.markdown, screen.figure
+
+    # no concurrency limit: waiting for the warm-up must not hold a slot that generations queue for
+    demo.load(on_page_load, None, [renderer, audio, download, info, plot], api_visibility="private",
+              show_progress="hidden", concurrency_limit=None)
     return renderer
 
 
 # ---------------------------------------------------------------------------------------- Dataset
-def _dataset_tab(ctx: AppContext, dataset_key: gr.State, tab: gr.Tab) -> None:
+def _dataset_tab(app: AppServices, dataset_key: gr.State, tab: gr.Tab) -> None:
     gr.Markdown(
         "Songs (static labels) and their chunks (dynamic labels where DEAM has per-second ratings). "
-        f"`demo` is the bundled demo dataset (regenerated on first use); a DEAM folder must lie inside "
-        f"`data/` (`EMOVAE_DATA_DIR`)."
+        "`demo` is the bundled demo dataset (its labels open at once; a chunk's audio is rendered when played); "
+        "a DEAM folder must lie inside `data/` (`EMOVAE_DATA_DIR`)."
     )
     with gr.Row():
         root = gr.Textbox(value="demo", label="Dataset root", scale=4)
-        chunk_seconds = gr.Radio(list(CHUNK_SECONDS), value=ctx.bundle_chunk_seconds(), label="Chunk length (s)", scale=2)
+        chunk_seconds = gr.Radio(list(CHUNK_SECONDS), value=app.dataset.default_chunk_seconds, label="Chunk length (s)", scale=2)
         open_button = gr.Button("Open dataset", variant="primary", scale=1)
     summary = gr.Markdown()
     with gr.Row():
@@ -198,12 +242,11 @@ def _dataset_tab(ctx: AppContext, dataset_key: gr.State, tab: gr.Tab) -> None:
 
     @user_errors
     def open_dataset(text, seconds, progress=gr.Progress()):
-        view, key = ctx.open_dataset(text, seconds, progress_hook(progress))
-        return key, view.summary_markdown(text), ctx.dataset_figure(view), figures.histograms(view.chunks), ctx.chunk_map_image(view)
+        return app.dataset.open_outputs(text, seconds, progress_hook(progress))
 
     @user_errors
     def play_nearest(key, evt: gr.SelectData):
-        return ctx.play_nearest_chunk(key, *ctx.click_to_emotion(*evt.index))
+        return app.dataset.play_nearest(key, *app.generation.click_to_emotion(*evt.index))
 
     def open_on_first_visit(key, text, seconds, progress=gr.Progress()):
         """Visiting the tab opens the typed root once per session, so the maps are never empty by default."""
@@ -214,14 +257,15 @@ def _dataset_tab(ctx: AppContext, dataset_key: gr.State, tab: gr.Tab) -> None:
     tab.select(open_on_first_visit, [dataset_key, root, chunk_seconds], [dataset_key, summary, va_plot, hist, chunk_map],
                api_visibility="private", concurrency_id="dataset")
     chunk_map.select(play_nearest, dataset_key, [chunk_audio, chunk_info], api_visibility="private")
-    play_button.click(user_errors(ctx.play_chunk), [dataset_key, chunk_id], [chunk_audio, chunk_info], api_name="play_chunk")
+    play_button.click(user_errors(app.dataset.play_chunk), [dataset_key, chunk_id], [chunk_audio, chunk_info], api_name="play_chunk")
 
 
 # --------------------------------------------------------------------------------------- Training
-def _training_tab(ctx: AppContext, checkpoint: gr.State, dataset_key: gr.State) -> gr.State:
+def _training_tab(app: AppServices, demo: gr.Blocks, checkpoint: gr.State, dataset_key: gr.State,
+                  renderer: gr.Radio) -> gr.State:
     """Lay out and wire the Training tab; returns the session-opened flag the page load sets."""
     session_open = gr.State(False)
-    gr.Markdown(ctx.training_intro_markdown())
+    intro = gr.Markdown(app.training.intro_markdown(with_codec=False))
     with gr.Row():
         epochs = gr.Slider(1, 200, value=20, step=1, label="Epochs")
         batch_size = gr.Slider(2, 128, value=16, step=1, label="Batch size")
@@ -236,32 +280,31 @@ def _training_tab(ctx: AppContext, checkpoint: gr.State, dataset_key: gr.State) 
     progress_bar = gr.Slider(0, 100, value=0, label="Progress (%)", interactive=False)
     curves = gr.Plot(label="Losses (train solid, validation dashed)")
     with gr.Row():
-        checkpoints = gr.Dropdown(choices=ctx.checkpoint_choices(""), label="Checkpoints", scale=4, allow_custom_value=False)
+        checkpoints = gr.Dropdown(choices=app.checkpoints.choices(""), label="Checkpoints", scale=4, allow_custom_value=False)
         typed = gr.Textbox(label="…or a checkpoint path inside the checkpoint folders", scale=4)
         load = gr.Button("Use for generation", scale=1)
     loaded = gr.Markdown()
     timer = gr.Timer(1.0, active=False)
 
     @user_errors
-    def start_run(e, b, lr, be, ld, key, opened, request: gr.Request, progress=gr.Progress()):
-        state = ctx.start_training(session_of(request), e, b, lr, be, ld, key, progress_hook(progress),
-                                   session_open=bool(opened))
+    def start_run(e, b, lr, be, ld, key, opened, request: gr.Request):
+        state = app.training.start(session_of(request), e, b, lr, be, ld, key, session_open=bool(opened))
         return state.run_id, f"Run **{state.run_id}** started.", gr.Timer(active=True)
 
     @user_errors
     def stop_run(rid, request: gr.Request):
-        state = ctx.runs.stop(rid, session_of(request))
+        state = app.training.stop(rid, session_of(request))
         return f"Run **{state.run_id}**: {state.message or state.status}"
 
     def poll(rid, request: gr.Request):
-        view = ctx.run_view(rid, session_of(request))
+        view = app.training.view(rid, session_of(request))
         return (public_text(view.markdown), view.percent, figures.training_curves(view.history),
-                gr.Dropdown(choices=ctx.checkpoint_choices(session_of(request))), gr.Timer(active=view.active))
+                gr.Dropdown(choices=app.checkpoints.choices(session_of(request))), gr.Timer(active=view.active))
 
     @user_errors
-    def use_checkpoint(choice, text, request: gr.Request):
-        label = ctx.select_checkpoint(choice, text, session_of(request))
-        return label, f"Generating with **{public_text(label)}**."
+    def use_checkpoint(choice, text):
+        label = app.checkpoints.select(choice, text)
+        return label, f"Generating (and analysing uploads) with **{public_text(label)}**."
 
     start.click(start_run, [epochs, batch_size, learning_rate, beta, latent_dim, dataset_key, session_open], [run_id, status, timer],
                 api_name="start_training", concurrency_id="training", preprocess=False)
@@ -270,21 +313,19 @@ def _training_tab(ctx: AppContext, checkpoint: gr.State, dataset_key: gr.State) 
                show_progress="hidden")
     @user_errors
     def training_status(run_id: str, request: gr.Request) -> dict:
-        return ctx.run_status_api(run_id, session_of(request))
+        return app.training.status(run_id, session_of(request))
 
     gr.api(training_status, api_name="training_status")
-    load.click(use_checkpoint, [checkpoints, typed], [checkpoint, loaded], api_name="use_checkpoint")
+    demo.load(app.training.intro_markdown, None, intro, api_visibility="private", show_progress="hidden",
+              concurrency_limit=None)
+    load.click(use_checkpoint, [checkpoints, typed], [checkpoint, loaded], api_name="use_checkpoint").then(
+        user_errors(functools.partial(renderer_update, app)), checkpoint, renderer, api_visibility="private")
     return session_open
 
 
 # ----------------------------------------------------------------------------------------- Upload
-def _upload_tab(ctx: AppContext) -> None:
-    s = ctx.settings
-    gr.Markdown(
-        f"Upload a clip (wav / mp3 / ogg / flac, up to {s.max_upload_mb} MB). The first "
-        f"{s.max_analysed_seconds:g} s are analysed: the emotion estimator places it on the emotion map, and "
-        f"EnCodec → VAE posterior mean places it on the latent map of the demo checkpoint's training chunks."
-    )
+def _upload_tab(app: AppServices, checkpoint: gr.State, dataset_key: gr.State) -> None:
+    gr.Markdown(app.upload.intro_markdown())
     with gr.Row():
         clip = gr.File(label="Clip", file_types=[".wav", ".mp3", ".ogg", ".flac"], type="filepath")
         analyse = gr.Button("Analyse", variant="primary")
@@ -297,18 +338,18 @@ def _upload_tab(ctx: AppContext) -> None:
     neighbour_audio = gr.Audio(label="Nearest chunk", interactive=False, waveform_options=NATIVE_PLAYER)
 
     @user_errors
-    def run(path, progress=gr.Progress()):
-        result = ctx.analyse_upload(path, progress_hook(progress))
+    def run(path, label, progress=gr.Progress()):
+        result = app.upload.analyse(path, label, progress_hook(progress))
         return result.markdown, result.emotion_image, result.latent_figure, result.neighbours
 
     @user_errors
-    def play(table, evt: gr.SelectData):
+    def play(table, key, evt: gr.SelectData):
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-        return ctx.play_chunk("", str(table.iloc[int(row)]["chunk_id"]))[0]
+        return app.upload.play_neighbour(str(table.iloc[int(row)]["chunk_id"]), key)
 
-    analyse.click(run, clip, [notes, emotion_image, latent_plot, neighbours], api_name="analyse_upload",
+    analyse.click(run, [clip, checkpoint], [notes, emotion_image, latent_plot, neighbours], api_name="analyse_upload",
                   concurrency_id="analyse")
-    neighbours.select(play, neighbours, neighbour_audio, api_visibility="private")
+    neighbours.select(play, [neighbours, dataset_key], neighbour_audio, api_visibility="private")
 
 
 def launch_kwargs(settings: AppSettings) -> dict:
@@ -322,13 +363,23 @@ def launch_kwargs(settings: AppSettings) -> dict:
     }
 
 
-def create_app(settings: AppSettings) -> tuple[gr.Blocks, AppContext]:
-    """Context + UI + queue (a concurrency cap so several visitors share the CPU fairly)."""
-    ctx = AppContext.create(settings)
-    demo = build_app(ctx)
+def create_app(settings: AppSettings) -> tuple[gr.Blocks, AppServices]:
+    """Services + UI + queue (a concurrency cap so several visitors share the CPU fairly)."""
+    app = AppServices.create(settings)
+    demo = build_app(app)
     strict_api_inputs(demo)
     demo.queue(max_size=settings.max_queue_size, default_concurrency_limit=settings.concurrency_limit)
-    return demo, ctx
+    return demo, app
+
+
+def serve(demo: gr.Blocks, app: AppServices, settings: AppSettings, **extra: Any) -> None:
+    """Launch, then warm up (torch, the first clip, the codec check) once the server answers.
+
+    Warming up after the launch keeps the two from competing for the CPU; a page loaded before the
+    warm-up ends waits for it (and a page load starts it, should nobody have).
+    """
+    demo.launch(**launch_kwargs(settings), **extra)
+    app.start_warm_up()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -337,8 +388,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=None, help="port (default 7860 or $GRADIO_SERVER_PORT)")
     args = parser.parse_args(argv)
     settings = AppSettings.from_env(host=args.host, port=args.port)
-    demo, _ = create_app(settings)
-    demo.launch(**launch_kwargs(settings))
+    demo, app = create_app(settings)
+    serve(demo, app, settings)
 
 
 if __name__ == "__main__":

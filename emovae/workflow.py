@@ -31,6 +31,7 @@ class WorkflowConfig:
     demo: bool = False
     demo_songs: int = 40
     demo_seconds: float = 45.0
+    demo_root: Path | None = None  # where the demo dataset is generated (default: work_dir/demo_deam); the app shares its own
     seed: int = 0
     chunk_seconds: int = 5
     encodec_weights: str = "auto"  # "random" must be chosen explicitly (see emovae.codec.weights)
@@ -92,35 +93,44 @@ def run_workflow(config: WorkflowConfig, progress: Progress | None = None) -> Wo
     from emovae.generate.generator import GenerationRequest
     from emovae.generate.stage import GenerationStageConfig, run_generation
     from emovae.train import TqdmCallback, TrainConfig, train
+    from emovae.train.callbacks import ProgressCallback
     from emovae.train.artifacts import LATENT_MAP
 
     def stage(index: int) -> None:
         if progress is not None:
             progress(index, len(STAGES), STAGES[index])
 
+    def within(index: int) -> Progress | None:
+        """A stage's own (done, total, message) reports, as one line naming the stage."""
+        if progress is None:
+            return None
+        return lambda done, total, message: progress(index, len(STAGES), f"{STAGES[index]} — {message} ({done}/{total})")
+
     seconds = int(config.chunk_seconds)
     processed, latents_dir, model_dir = (config.path(formats.DEFAULT_PROCESSED_DIR), config.path(formats.DEFAULT_LATENT_DIR),
                                          config.path(formats.DEFAULT_MODEL_DIR))
     stage(0)
     if config.demo:
-        data_root = make_demo_dataset(config.path("demo_deam"), seed=config.seed, n_songs=config.demo_songs,
-                                      seconds=config.demo_seconds)
+        data_root = make_demo_dataset(config.demo_root or config.path("demo_deam"), seed=config.seed, n_songs=config.demo_songs,
+                                      seconds=config.demo_seconds, progress=within(0))
     else:
         data_root = Path(config.data_root)
     stage(1)
-    preprocessed = run_preprocess(PreprocessConfig(data_root=data_root, out_dir=processed, chunk_seconds=(seconds,)))
+    preprocessed = run_preprocess(PreprocessConfig(data_root=data_root, out_dir=processed, chunk_seconds=(seconds,)),
+                                  progress=within(1))
     if not preprocessed.ok:
         raise RuntimeError(f"preprocessing {data_root} produced no chunks: " + "; ".join(map(str, preprocessed.skipped[:5])))
     stage(2)
     run_encode(EncodeConfig(chunks=processed, out=latents_dir, chunk_seconds=seconds, weights=config.encodec_weights,
-                            seed=config.seed, device=config.device))
+                            seed=config.seed, device=config.device), progress=within(2))
     stage(3)
     train_config = TrainConfig(latents=str(latents_dir), out=str(model_dir), chunk_seconds=seconds, epochs=config.epochs,
                                seed=config.seed, device=config.device, resume=(model_dir / "last.pt").is_file(),
                                chunks=str(processed))
     if config.batch_size is not None:
         train_config = train_config.with_overrides(batch_size=int(config.batch_size))
-    trained = train(train_config, callbacks=[TqdmCallback()])
+    callbacks = [TqdmCallback()] + ([ProgressCallback(within(3))] if progress is not None else [])
+    trained = train(train_config, callbacks=callbacks)
     checkpoint = trained.best_checkpoint or trained.last_checkpoint
     stage(4)
     estimator_path = model_dir / "estimator.json"

@@ -45,8 +45,7 @@ def running_app(tmp_path_factory, **overrides):
     (tmp / "checkpoints").mkdir()
     (tmp / "data").mkdir()
     demo, ctx = app_module.create_app(settings)
-    kwargs = app_module.launch_kwargs(settings)
-    demo.launch(prevent_thread_lock=True, quiet=True, **kwargs)
+    app_module.serve(demo, ctx, settings, prevent_thread_lock=True, quiet=True)
     try:
         yield Client(f"http://127.0.0.1:{settings.port}/", verbose=False), ctx, tmp, demo
     finally:
@@ -191,12 +190,13 @@ def test_open_dataset_accepts_every_value_its_api_description_advertises(app):
 
 def test_neural_renderer_is_disabled_with_a_reason_when_the_codec_is_missing(app):
     client, ctx, _ = app
-    assert not ctx.codec.available and ctx.renderer_choices() == ["synth", "rules"]
-    assert "neural is disabled" in ctx.renderer_note()
+    assert not ctx.codecs.status(ctx.checkpoints.path("demo")).available
+    assert ctx.generation.renderer_choices() == ["synth", "rules"]
+    assert "neural is disabled" in ctx.generation.renderer_note()
     with pytest.raises(AppError, match="neural"):
         generate(client, 0.5, 0.5, renderer="neural")
     with pytest.raises(ValueError, match="neural renderer is unavailable"):
-        ctx.generate("demo", 0.5, 0.5, renderer="neural")
+        ctx.generation.generate("demo", 0.5, 0.5, renderer="neural")
 
 
 def test_upload_of_a_generated_clip_lands_on_both_maps(app):
@@ -228,7 +228,7 @@ def test_corrupt_and_empty_uploads_are_refused_cleanly(app):
 def test_dataset_tab_opens_the_demo_and_refuses_paths_outside(app):
     client, ctx, tmp = app
     summary, va_plot, _hist, chunk_map = client.predict("demo", 5, api_name="/open_dataset")  # the key is session state
-    view, _ = ctx.open_dataset("demo", 5)
+    view, _ = ctx.dataset.open("demo", 5)
     assert f"{view.songs.shape[0]} songs with static labels" in summary and f"**{len(view.chunks)} chunks**" in summary
     assert len(view.chunks) >= 4
     assert "songs (static)" in va_plot["plot"]
@@ -317,28 +317,29 @@ def test_a_bare_api_call_cannot_start_a_run_nobody_could_watch_or_stop(app):
     _, ctx, _ = app
     event, payload = raw_call(ctx, "start_training", [2, 8, 1e-3, 0.5, 8])  # no session: a throwaway one
     assert event == "error" and "needs a session that can watch and stop it" in payload["error"]
-    assert not any(state.active for state in ctx.runs._runs.values())
+    assert not any(state.active for state in ctx.training.runs._runs.values())
 
 
 def test_a_shared_host_can_switch_training_off_or_cap_its_size(app):
     from dataclasses import replace
 
     from emovae.app.training import RunAccessError
+    from emovae.app.training_service import TrainingService
 
     _, ctx, _ = app
-    original = ctx.settings
-    try:
-        ctx.settings = replace(original, training_enabled=False)
-        assert "switched off" in ctx.training_intro_markdown()
-        with pytest.raises(RunAccessError, match="EMOVAE_TRAINING=off"):
-            ctx.start_training("alice", 2, 8, 1e-3, 0.5, 8)
-        ctx.settings = replace(original, max_training_work=10)
-        assert "at most 10 epochs × chunks per run" in ctx.training_intro_markdown()
-        with pytest.raises(ValueError, match=r"epochs × chunks = 200 × \d+ = .* EMOVAE_TRAINING_MAX_WORK"):
-            ctx.start_training("alice", 200, 8, 1e-3, 0.5, 8)
-    finally:
-        ctx.settings = original
-    assert not any(state.active for state in ctx.runs._runs.values())
+
+    def service(**changes) -> TrainingService:
+        return TrainingService(replace(ctx.settings, **changes), ctx.training.runs, ctx.dataset, ctx.checkpoints)
+
+    off = service(training_enabled=False)
+    assert "switched off" in off.intro_markdown()
+    with pytest.raises(RunAccessError, match="EMOVAE_TRAINING=off"):
+        off.start("alice", 2, 8, 1e-3, 0.5, 8)
+    capped = service(max_training_work=10)
+    assert "at most 10 epochs × chunks per run" in capped.intro_markdown()
+    with pytest.raises(ValueError, match=r"epochs × chunks = 200 × \d+ = .* EMOVAE_TRAINING_MAX_WORK"):
+        capped.start("alice", 200, 8, 1e-3, 0.5, 8)
+    assert not any(state.active for state in ctx.training.runs._runs.values())
 
 
 def test_training_values_out_of_range_are_refused(app):

@@ -7,6 +7,7 @@ Screenshots go to ``$EMOVAE_SCREENSHOTS`` (default ``.cache/screenshots/``) for 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -35,13 +36,20 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
-    import app as app_module
-
     bundle_dir, cache_dir = shared_tiny_bundle(tmp_path_factory)
     tmp = tmp_path_factory.mktemp("browser")
     settings = AppSettings(port=free_port(), bundle_dir=bundle_dir, checkpoints_dir=tmp, data_dir=tmp, cache_dir=cache_dir)
-    demo, _ = app_module.create_app(settings)
-    demo.launch(prevent_thread_lock=True, quiet=True, **app_module.launch_kwargs(settings))
+    with serving(settings) as address:
+        yield address
+
+
+@contextlib.contextmanager
+def serving(settings: AppSettings):
+    """The app on ``settings.port`` for the block's duration; yields its URL."""
+    import app as app_module
+
+    demo, services = app_module.create_app(settings)
+    app_module.serve(demo, services, settings, prevent_thread_lock=True, quiet=True)
     try:
         yield f"http://127.0.0.1:{settings.port}/"
     finally:
@@ -114,3 +122,48 @@ def test_visiting_the_dataset_tab_opens_the_demo_dataset(url, page):
     summary.wait_for(timeout=60_000)  # no button pressed: the tab itself opened the bundled dataset
     assert page.locator("#chunk-map img").count() == 1
     page.screenshot(path=str(screenshot_dir() / "dataset.png"), full_page=True)
+
+
+def test_visiting_the_dataset_tab_a_map_click_plays_a_chunk_rendered_on_demand(url, page):
+    page.goto(url, wait_until="load")
+    page.wait_for_selector("#generate-button", timeout=30_000)
+    page.get_by_role("tab", name="Dataset").click()
+    page.wait_for_function("() => { const i = document.querySelector('#chunk-map img'); "
+                           "return i !== null && i.complete && i.naturalWidth > 0; }", timeout=60_000)
+    image = page.locator("#chunk-map img")
+    box = image.bounding_box()
+    scale = box["width"] / page.evaluate("() => document.querySelector('#chunk-map img').naturalWidth")
+    x, y = GEOMETRY.to_pixel(0.5, 0.5)
+    image.click(position={"x": x * scale, "y": y * scale})
+    page.wait_for_function("() => { const a = document.querySelector('#chunk-audio audio'); "
+                           "return a !== null && (a.currentSrc || a.src).length > 0; }", timeout=30_000)
+    assert page.locator("text=/chunk \\*?\\*?\\d+_\\d+|song \\d+, /").count() >= 1
+
+
+@pytest.fixture(scope="module")
+def pretrained_url(tmp_path_factory):
+    """The app on a cache holding the pretrained-codec demo built from the stand-in weights."""
+    from pretrained_helpers import pretrained_settings, weights_file
+
+    bundle_dir, _ = shared_tiny_bundle(tmp_path_factory)
+    tmp = tmp_path_factory.mktemp("browser-pretrained")
+    settings = pretrained_settings(tmp_path_factory, bundle_dir, port=free_port(), checkpoints_dir=tmp, data_dir=tmp)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EMOVAE_ENCODEC_WEIGHTS", str(weights_file(tmp_path_factory)))
+        with serving(settings) as address:
+            yield address
+
+
+def test_the_default_switches_to_the_pretrained_codec_demo_and_neural_plays_it(pretrained_url, page):
+    page.goto(pretrained_url, wait_until="load")
+    page.wait_for_selector("#generate-button", timeout=30_000)
+    page.locator("text=/Rebuilt on this host on the real EnCodec/").wait_for(timeout=120_000)  # the header switched
+    neural = page.locator("#renderer input[value='neural']")
+    neural.wait_for(timeout=60_000)  # the renderer choices now include neural
+    neural.check()
+    before = page.evaluate(AUDIO_SRC)
+    page.click("#generate-button")
+    page.wait_for_function(f"(prev) => ({AUDIO_SRC})() !== prev && ({AUDIO_SRC})() !== ''", arg=before, timeout=60_000)
+    page.locator("#clip-info", has_text="renderer neural").wait_for(timeout=30_000)
+    assert "pretrained-" in page.locator("#clip-info").inner_text()
+    page.screenshot(path=str(screenshot_dir() / "pretrained-neural.png"), full_page=True)

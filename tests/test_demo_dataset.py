@@ -145,3 +145,39 @@ def test_round_trip_through_the_deam_loader(dataset):
         np.testing.assert_allclose(rows["time_s"], song.dynamic_times())
         np.testing.assert_allclose(rows["arousal"], song.at(song.dynamic_times())[1], atol=1e-4)
     assert loaded.audio_song_ids() == set(songs)
+
+
+@pytest.mark.parametrize("chunk_seconds", [5, 10])
+def test_the_instant_chunk_table_is_the_one_preprocessing_the_audio_writes(dataset, tmp_path, chunk_seconds):
+    """The Dataset tab's labels without audio equal the stage's, for excerpts and an odd-length full song."""
+    from emovae.data.demo_chunks import demo_chunks
+    from emovae.data.preprocess import PreprocessConfig, run_preprocess
+    from emovae.formats import CHUNK_METADATA_CSV, chunks_dir
+
+    out = tmp_path / "processed"
+    run_preprocess(PreprocessConfig(data_root=dataset, out_dir=out, chunk_seconds=(chunk_seconds,), workers=1,
+                                    make_plots=False, show_progress=False))
+    stage = pd.read_csv(chunks_dir(out, chunk_seconds) / CHUNK_METADATA_CSV, dtype={"chunk_id": str})
+    instant = demo_chunks(tmp_path / "labels-only", N_SONGS, SECONDS, 3, chunk_seconds)
+    assert not (tmp_path / "labels-only" / "MEMD_audio").exists()  # no audio was generated
+    pd.testing.assert_frame_equal(instant.chunks.reset_index(drop=True), stage, check_dtype=False)
+    assert instant.songs["song_id"].tolist() == sorted(s.song_id for s in plan_demo_songs(N_SONGS, SECONDS, seed=3))
+
+
+def test_a_chunk_rendered_on_demand_is_the_music_of_the_chunk_file(dataset, tmp_path):
+    from emovae.audio import load_audio
+    from emovae.data.demo_chunks import demo_chunks
+    from emovae.data.preprocess import PreprocessConfig, run_preprocess
+    from emovae.formats import chunks_dir
+
+    out = tmp_path / "processed"
+    run_preprocess(PreprocessConfig(data_root=dataset, out_dir=out, chunk_seconds=(5,), workers=1, make_plots=False,
+                                    show_progress=False))
+    instant = demo_chunks(tmp_path / "labels-only", N_SONGS, SECONDS, 3, 5)
+    row = instant.chunks.iloc[1]
+    rendered = instant.renderer.chunk(row["song_id"], row["start_s"], row["end_s"])
+    stored = load_audio(chunks_dir(out, 5) / row["file"])
+    assert rendered.shape == stored.shape == (5 * 24_000,)
+    assert np.corrcoef(rendered, stored)[0, 1] > 0.9  # the same music; only MP3 and resampling differ
+    other = instant.chunks.iloc[2]
+    assert np.corrcoef(instant.renderer.chunk(other["song_id"], other["start_s"], other["end_s"]), stored)[0, 1] < 0.5

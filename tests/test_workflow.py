@@ -28,7 +28,11 @@ def tiny_run(tmp_path_factory):
 
 def test_every_stage_runs_and_the_bundle_is_what_the_app_loads(tiny_run):
     config, result, seen = tiny_run
-    assert seen == ["dataset", "preprocess", "encode", "train", "estimator", "generate"]
+    assert [name for name in seen if " — " not in name] == ["dataset", "preprocess", "encode", "train", "estimator",
+                                                             "generate"]
+    # within a stage, its own progress arrives on the same hook (the app's header shows it)
+    for prefix in ("dataset — ", "preprocess — ", "encode — ", "train — epoch 6"):
+        assert any(name.startswith(prefix) for name in seen), (prefix, seen)
     bundle = load_bundle(result.bundle_dir)
     latent_labels = pd.read_csv(formats.labels_path(config.path(formats.DEFAULT_LATENT_DIR), 5), dtype={"chunk_id": str})
     # the bundle names the codec the latents were made with, and the dataset it can regenerate

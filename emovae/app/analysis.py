@@ -22,7 +22,6 @@ from emovae.app import figures
 from emovae.app.bundle import LatentMap
 from emovae.app.uploads import UploadedClip
 from emovae.emotion import quadrant
-from emovae.train.latent_map import pooled_posterior_means
 
 N_NEIGHBOURS = 5
 
@@ -54,6 +53,8 @@ def analyse_clip(clip: UploadedClip, estimator, latent_map: LatentMap, model=Non
     notes: list[str] = []
     position = None
     if codec is not None and model is not None:
+        from emovae.train.latent_map import pooled_posterior_means  # torch: only once a codec is there
+
         latents = np.asarray(codec.encode(clip.audio[None, :]), dtype=np.float32)
         position = latent_map.project(pooled_posterior_means(model, latents, np.asarray([estimate]))[0])
         order = latent_map.nearest(position, N_NEIGHBOURS)

@@ -1,9 +1,10 @@
 """The embedded default: the demo bundle in ``checkpoints/demo/`` and its regenerated dataset.
 
 The bundle ships only what is small (VAE checkpoint, estimator, latent map, manifest); the demo
-dataset it was trained on is *regenerated* on first use from the manifest's ``(n_songs, seconds,
-seed)`` with :func:`emovae.data.demo.make_demo_dataset`, which is deterministic, so the app shows
-the very songs the checkpoint was trained on without shipping megabytes of audio.
+dataset it was trained on is deterministic from the manifest's ``(n_songs, seconds, seed)``, so the
+app shows its labels at once (:mod:`emovae.data.demo_chunks`) and *regenerates* its audio with
+:func:`emovae.data.demo.make_demo_dataset` only when a stage needs the files (:func:`ensure_demo_dataset`,
+once per host), without shipping megabytes of audio.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ The app never chunks into a user-chosen folder: each dataset root gets its own p
 inside the app cache (keyed by a hash of its real path), and the preprocess stage is resumable,
 so opening the same root again costs only a check. Chunk audio is looked up by ``chunk_id`` in the
 stage's own table, never from a path the visitor sends.
+
+The demo dataset is shown without its audio (:func:`demo_view`): its labels come from the plan and
+a chunk is rendered when it is played, so the tab opens in a second on an empty cache; its files
+are written only when training needs them (:func:`prepare_dataset` on the generated root).
 """
 
 from __future__ import annotations
@@ -13,28 +17,42 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import pandas as pd
 
 from emovae import formats
+from emovae.audio import SAMPLE_RATE, load_audio
+
+if TYPE_CHECKING:
+    from emovae.data.demo_chunks import DemoChunkRenderer
 
 Progress = Callable[[int, int, str], None]
 
 
 @dataclass
 class DatasetView:
-    """Songs (static labels), chunks (their labels) and what the loader had to skip."""
+    """Songs (static labels), chunks (their labels) and what the loader had to skip.
+
+    Chunk audio comes from ``chunks_dir`` (a preprocessed dataset) or, for the demo dataset before
+    its files exist, from ``renderer`` (:class:`emovae.data.demo_chunks.DemoChunkRenderer`).
+    """
 
     root: Path
-    chunks_dir: Path
+    chunks_dir: Path | None
     chunk_seconds: int
     songs: pd.DataFrame
     chunks: pd.DataFrame
     skipped: list[str] = field(default_factory=list)
     load_issues: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    renderer: "DemoChunkRenderer | None" = None
+
+    @property
+    def on_disk(self) -> bool:
+        """Whether the chunks exist as files (what encoding and training read)."""
+        return self.chunks_dir is not None
 
     @property
     def label_sources(self) -> dict[str, int]:
@@ -52,6 +70,9 @@ class DatasetView:
             f"Chunk label sources: {sources} (dynamic = mean of DEAM's per-second ratings over the chunk; "
             f"static = the song's overall rating, used where no per-second ratings exist).",
         ]
+        if not self.on_disk:
+            lines.append("Labels from the demo dataset's plan; a chunk's audio is rendered when you play it (the "
+                         "dataset's files are generated once, in the background, when a training run needs them).")
         if self.skipped:
             lines.append(f"Skipped {len(self.skipped)} song(s), e.g. {self.skipped[0]}")
         lines += [f"⚠️ {warning}" for warning in self.warnings]
@@ -67,10 +88,19 @@ class DatasetView:
 
     def chunk_audio_path(self, chunk_id: str) -> Path:
         """The WAV of a chunk named in the table (and checked to lie inside the chunks folder)."""
+        if self.chunks_dir is None:
+            raise LookupError(f"{self.root.name}: the chunks are not written yet (they are rendered when played)")
         path = (self.chunks_dir / str(self.chunk(chunk_id)["file"])).resolve()
         if self.chunks_dir.resolve() not in path.parents:
             raise KeyError(f"chunk {chunk_id!r} points outside its chunks folder")
         return path
+
+    def chunk_audio(self, chunk_id: str) -> np.ndarray:
+        """Mono ``SAMPLE_RATE`` audio of a chunk in the table: read from its file, or rendered."""
+        if self.chunks_dir is not None:
+            return load_audio(self.chunk_audio_path(chunk_id), SAMPLE_RATE)
+        row = self.chunk(chunk_id)
+        return self.renderer.chunk(int(row["song_id"]), float(row["start_s"]), float(row["end_s"]))
 
     def nearest_chunk(self, valence: float, arousal: float) -> pd.Series:
         """The chunk whose label is closest to (valence, arousal): what a click on the map means."""
@@ -86,6 +116,16 @@ def processed_dir_for(root: Path, cache_dir: Path) -> Path:
 
 
 _prepare_lock = threading.Lock()
+
+
+def demo_view(root: Path, params: dict, chunk_seconds: int) -> DatasetView:
+    """The demo dataset's tables from its plan, in milliseconds; chunk audio is rendered when played."""
+    from emovae.data.demo_chunks import demo_chunks
+
+    labels = demo_chunks(root, params["n_songs"], params["seconds"], params["seed"], chunk_seconds)
+    return DatasetView(root=root, chunks_dir=None, chunk_seconds=chunk_seconds, songs=labels.songs, chunks=labels.chunks,
+                       skipped=labels.skipped, load_issues=labels.load_issues, warnings=labels.warnings,
+                       renderer=labels.renderer)
 
 
 def prepare_dataset(

@@ -39,6 +39,17 @@ def _env_path(name: str, default: Path) -> Path:
 
 
 @dataclass(frozen=True)
+class PretrainedBuildConfig:
+    """How the background pretrained-codec demo bundle is built (``None``: as the shipped bundle was)."""
+
+    n_songs: int | None = None  # None: the shipped bundle's demo dataset (songs, seconds, seed)
+    seconds: float | None = None
+    seed: int | None = None
+    epochs: int = 40  # what checkpoints/demo/ was built with (README: pipeline.run_all --demo ...)
+    batch_size: int = 16
+
+
+@dataclass(frozen=True)
 class AppSettings:
     """Everything configurable about one app process.
 
@@ -67,6 +78,11 @@ class AppSettings:
     cache_max_age_s: int = 3600  # EMOVAE_CACHE_MAX_AGE_S: Gradio cache files older than this are deleted
     max_kept_runs: int = 20  # EMOVAE_MAX_KEPT_RUNS: finished run folders kept (the oldest go first)
     hosted: bool = False
+    # a demo bundle on the real EnCodec, built in the background where its weights can be had
+    # (emovae.app.pretrained). Off unless asked for: the app turns it on from the environment
+    # (EMOVAE_AUTO_PRETRAINED, default on), tests and library users opt in.
+    auto_pretrained: bool = False
+    pretrained_build: PretrainedBuildConfig = PretrainedBuildConfig()
     extra_data_roots: tuple[Path, ...] = field(default_factory=tuple)
 
     @property
@@ -125,4 +141,5 @@ class AppSettings:
             cache_max_age_s=int(os.environ.get("EMOVAE_CACHE_MAX_AGE_S", cls.cache_max_age_s)),
             max_kept_runs=int(os.environ.get("EMOVAE_MAX_KEPT_RUNS", cls.max_kept_runs)),
             hosted=hosted,
+            auto_pretrained=_env_switch("EMOVAE_AUTO_PRETRAINED", True),
         )

@@ -2,7 +2,8 @@
 
 The hyper-parameters come from the browser (or straight from the HTTP API), so they are checked
 here with ranges sized for an interactive app. Preparation reuses the pipeline's own resumable
-stages: the dataset's chunks (already made by the Dataset tab) are encoded once per codec into
+stages, all in the run's thread with the run's progress: the dataset's chunk files are written if
+they do not exist yet (the demo dataset is generated once per host), encoded once per codec into
 the app cache, and a second run on the same data starts training at once.
 """
 
@@ -65,12 +66,13 @@ def prepare_latents(view: DatasetView, cache_dir: Path, progress: Progress | Non
     return out
 
 
-def make_launch(request: TrainingRequest, view: DatasetView, cache_dir: Path) -> Callable[..., Any]:
-    """The function the run registry calls in the run's thread."""
+def make_launch(request: TrainingRequest, dataset: Callable[[Progress], DatasetView], cache_dir: Path) -> Callable[..., Any]:
+    """The function the run registry calls in the run's thread; ``dataset(progress)`` gives the chunk files."""
 
     def launch(run_dir: Path, callbacks: list, stop_event, progress: Progress):
         from emovae.train import TrainConfig, train
 
+        view = dataset(progress)
         latents = prepare_latents(view, cache_dir, progress)
         progress(0, request.epochs, "training")
         config = TrainConfig(latents=str(latents), out=str(run_dir), chunk_seconds=view.chunk_seconds,

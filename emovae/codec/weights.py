@@ -86,6 +86,22 @@ def load_state_dict(source: WeightsSource, allow_download: bool = True) -> dict[
         raise CodecWeightsMissing(_missing_message(f"download failed: {type(exc).__name__}: {exc}")) from None
 
 
+def save_stand_in_weights(path: str | os.PathLike, seed: int = 123) -> Path:
+    """Write a state dict of EnCodec's real 24 kHz architecture with seeded random values to ``path``.
+
+    For offline tests and benchmarks of everything that happens once pretrained weights can be had:
+    passed as an explicit path (``$EMOVAE_ENCODEC_WEIGHTS``), it is resolved, loaded and identified
+    like the real file (``pretrained-<hash>``), only its audio is not music.
+    """
+    from encodec import EncodecModel
+
+    torch.manual_seed(int(seed))
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(EncodecModel.encodec_model_24khz(pretrained=False).state_dict(), target)
+    return target
+
+
 def state_dict_hash(state: dict[str, torch.Tensor]) -> str:
     """A short, stable fingerprint of the weights: same tensors -> same hash, on any machine."""
     digest = hashlib.sha256()

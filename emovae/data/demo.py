@@ -152,8 +152,14 @@ def make_demo_dataset(
 
 def render_song(song: DemoSong, sample_rate: int = DEAM_SAMPLE_RATE) -> np.ndarray:
     """The song's audio as float32 stereo (frames, 2): the music engine rendering its emotion curve."""
-    mono = create_melodic_music(np.asarray(song.valence), np.asarray(song.arousal), song.seconds, seed=song.seed, sample_rate=sample_rate)
-    return np.repeat(mono[:, None], 2, axis=1)
+    return np.repeat(render_song_mono(song, sample_rate)[:, None], 2, axis=1)
+
+
+def render_song_mono(song: DemoSong, sample_rate: int = DEAM_SAMPLE_RATE) -> np.ndarray:
+    """The song's audio as mono float32 (deterministic: the same song renders the same samples every time)."""
+    audio = create_melodic_music(np.asarray(song.valence), np.asarray(song.arousal), song.seconds, seed=song.seed,
+                                 sample_rate=sample_rate)
+    return np.asarray(audio, dtype=np.float32)
 
 
 def write_annotations(root: str | os.PathLike, songs: Iterable[DemoSong]) -> None:
@@ -186,8 +192,11 @@ def _render_all(songs: list[DemoSong], audio_dir: Path, workers: int | None) -> 
             yield _write_song(song, audio_dir)
         return
     context = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    try:
         yield from pool.map(_write_song, songs, [audio_dir] * len(songs))
+    finally:  # a caller that stops early (a progress hook raising on Stop) waits for the songs in flight only
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _write_song(song: DemoSong, audio_dir: Path) -> int:

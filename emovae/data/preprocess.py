@@ -444,15 +444,29 @@ def build_chunk_table(
 ) -> tuple[pd.DataFrame, list[SkippedSong]]:
     """Rows of ``metadata.csv`` (CHUNK_COLUMNS) from the song records, labelled from the annotations."""
     chunks_dir = formats.chunks_dir(config.out_dir, seconds)
-    rows, skipped = [], []
+    durations = {}
     for song_id in song_ids:
         record = _read_record(chunks_dir, song_id)
-        if record is None:
-            continue
+        if record is not None:
+            durations[song_id] = (record["n_chunks"] * seconds, record["duration_s"])
+    return label_chunk_table(durations, seconds, annotations, dataset, policy)
+
+
+def label_chunk_table(
+    durations: dict[int, tuple[float, float]], seconds: int, annotations: AnnotationIndex, dataset: DeamDataset,
+    policy: LabelPolicy = LabelPolicy(),
+) -> tuple[pd.DataFrame, list[SkippedSong]]:
+    """The chunk table of songs with known lengths: ``{song_id: (chunked seconds, audio seconds)}``.
+
+    One copy of the chunking and labelling rules, for the stage (lengths from its records) and for the
+    demo dataset, whose lengths are known before any audio exists (:mod:`emovae.data.demo_chunks`).
+    """
+    rows, skipped = [], []
+    for song_id, (chunked_s, duration_s) in durations.items():
         file = str(dataset.audio_path(song_id))
-        windows = chunk_windows(record["n_chunks"] * seconds, seconds)
+        windows = chunk_windows(chunked_s, seconds)
         if not windows:
-            reason = f"audio is {record['duration_s']:.1f} s, shorter than one {seconds} s chunk"
+            reason = f"audio is {duration_s:.1f} s, shorter than one {seconds} s chunk"
             skipped.append(SkippedSong(song_id, reason, file, seconds))
         song = annotations.song(song_id)
         unlabelled = 0

@@ -82,6 +82,21 @@ class TqdmCallback(Callback):
             self.bar = None
 
 
+class ProgressCallback(Callback):
+    """Epochs as the generic ``progress(done, total, message)`` hook (a background build's status line)."""
+
+    def __init__(self, progress: Any) -> None:
+        self.progress = progress
+        self.epochs = 0
+
+    def on_train_begin(self, info: Metrics) -> None:
+        self.epochs = int(info.get("epochs", 0))
+        self.progress(0, self.epochs, "training")
+
+    def on_epoch_end(self, epoch: int, metrics: Metrics) -> None:
+        self.progress(int(epoch), self.epochs, f"epoch {epoch}, val mse {metrics.get('val_mse', float('nan')):.3f}")
+
+
 def dispatch(callbacks: list[Any], hook: str, *args: Any) -> None:
     """Call ``hook`` on every callback that has it (plain objects with only on_step are fine)."""
     for callback in callbacks:
