@@ -200,3 +200,18 @@ def test_cli_encodes_with_explicit_random_weights(tmp_path, capsys):
     pd.read_csv(table).assign(valence=0.5).to_csv(table, index=False)
     assert main(args + ["--chunk-seconds", "5", "--no-plots"]) == 0
     assert "labels refreshed: 2 chunks" in capsys.readouterr().out
+
+
+def test_a_resumed_run_in_another_precision_is_refused(tmp_path, codec):
+    """Regression: ``--precision bf16`` on a folder of fp32 latents used to append bf16 rows to the fp32 table
+    (same codec identity), mixing two precisions whose latents differ by ~5e-3 relative L2."""
+    import dataclasses
+
+    _write_chunks(tmp_path / "processed", {1: 1, 2: 1})
+    first = run_encode(_config(tmp_path), codec=codec)
+    _write_chunks(tmp_path / "processed", {1: 1, 2: 1, 3: 1})  # a new song arrives; the resume would encode it
+    with pytest.raises(ValueError, match="encoded in fp32, these in bf16"):
+        run_encode(_config(tmp_path), codec=dataclasses.replace(codec, precision="bf16"))
+    assert "precision" not in json.loads(first.codec_path.read_text())  # fp32 output untouched, identity unchanged
+    bf16_out = run_encode(_config(tmp_path, out=tmp_path / "bf16"), codec=dataclasses.replace(codec, precision="bf16"))
+    assert json.loads(bf16_out.codec_path.read_text())["precision"] == "bf16"

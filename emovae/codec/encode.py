@@ -122,7 +122,8 @@ def run_encode(config: EncodeConfig, progress: ProgressCallback | None = None, c
     """
     metadata = read_chunk_metadata(config.chunks, config.chunk_seconds)
     codec = prepare_codec(config, codec)
-    store = LatentStore(Path(config.out), int(config.chunk_seconds), codec.identity, frames_for_seconds(config.chunk_seconds))
+    store = LatentStore(Path(config.out), int(config.chunk_seconds), codec.latents_identity,
+                        frames_for_seconds(config.chunk_seconds))
     issues: list[ChunkIssue] = []
     n_encoded = encode_pending(metadata[~metadata["chunk_id"].isin(store.encoded_ids())], config, codec, store, issues,
                                progress)
@@ -199,6 +200,15 @@ class Consolidation:
         return self.latents_rewritten or self.labels_refreshed > 0
 
 
+def ensure_same_precision(existing: dict[str, Any], new: dict[str, Any], context: str) -> None:
+    """Refuse to mix precisions in one latent table: bf16 latents are the same latent space as fp32 ones
+    (a VAE trained on either decodes with the same codec) but differ by a relative L2 of ~5e-3."""
+    before, now = existing.get("precision", "fp32"), new.get("precision", "fp32")
+    if before != now:
+        raise ValueError(f"{context}: the latents there were encoded in {before}, these in {now}; re-run with "
+                         f"--precision {before}, or encode into another --out")
+
+
 class LatentStore:
     """The output folder: consolidated latents from earlier runs plus shards from this (or a crashed) run."""
 
@@ -266,8 +276,9 @@ class LatentStore:
     def _check_identity(self) -> None:
         for path in (self.codec_path, self.shards / "codec.json"):
             if path.is_file():
-                ensure_same_codec(read_identity(path), self.identity,
-                                  context=f"{path} (existing output) vs this run's codec")
+                existing = read_identity(path)
+                ensure_same_codec(existing, self.identity, context=f"{path} (existing output) vs this run's codec")
+                ensure_same_precision(existing, self.identity, context=f"{path} (existing output) vs this run")
 
     def _consolidated_ids(self) -> list[str] | None:
         if not (self.latents_path.is_file() and self.labels_path.is_file()):

@@ -70,6 +70,12 @@ class Codec:
         return self.identity["codec_id"]
 
     @property
+    def latents_identity(self) -> dict[str, Any]:
+        """The identity an encode run writes beside its latents: with the precision when it is not fp32, so
+        that a resumed run or a consolidation cannot mix bf16 and fp32 latents (see ``ensure_same_precision``)."""
+        return self.identity if self.precision == "fp32" else {**self.identity, "precision": self.precision}
+
+    @property
     def latent_kind(self) -> LatentKind:
         return self.identity["latent_kind"]
 

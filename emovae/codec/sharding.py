@@ -31,6 +31,7 @@ from emovae.codec.encode import (
     LatentStore,
     ProgressCallback,
     encode_pending,
+    ensure_same_precision,
     finish_encode,
     frames_for_seconds,
     prepare_codec,
@@ -161,7 +162,7 @@ def encode_shard(config: EncodeConfig, spec: ShardSpec, progress: ProgressCallba
     metadata = read_chunk_metadata(config.chunks, config.chunk_seconds)
     part = song_slice(metadata, spec)
     codec = prepare_codec(config, codec)
-    store = LatentStore(Path(config.out), int(config.chunk_seconds), codec.identity,
+    store = LatentStore(Path(config.out), int(config.chunk_seconds), codec.latents_identity,
                         frames_for_seconds(config.chunk_seconds), part=spec.folder_name)
     env = DistEnv.from_environ()
     who = f"rank {env.rank}, pid {os.getpid()}" if env.active else f"pid {os.getpid()}"
@@ -172,7 +173,7 @@ def encode_shard(config: EncodeConfig, spec: ShardSpec, progress: ProgressCallba
     n_encoded = encode_pending(pending, config, codec, store, issues, progress, label=f" [shard {spec}]")
     store.write_dir.mkdir(parents=True, exist_ok=True)
     store.write_identity()
-    write_done(store.write_dir, spec, codec.identity, part["chunk_id"].tolist(), [asdict(i) for i in issues], n_encoded)
+    write_done(store.write_dir, spec, codec.latents_identity, part["chunk_id"].tolist(), [asdict(i) for i in issues], n_encoded)
     return ShardResult(spec, store.write_dir, len(part), n_encoded, issues)
 
 
@@ -193,6 +194,7 @@ def consolidate_shards(config: EncodeConfig) -> EncodeResult:
     records = read_parts(shards)
     for record in records[1:]:
         ensure_same_codec(record.codec, records[0].codec, context=f"{record.path} vs {records[0].path}")
+        ensure_same_precision(record.codec, records[0].codec, context=f"{record.path} vs {records[0].path}")
     covered = {cid for record in records for cid in record.chunk_ids}
     uncovered = metadata.loc[~metadata["chunk_id"].isin(covered), "chunk_id"].tolist()
     if uncovered:
