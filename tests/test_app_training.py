@@ -151,3 +151,18 @@ def test_the_generated_clips_folder_stays_small(tmp_path):
     assert len(list(tmp_path.glob("emovae-*.wav"))) == KEEP_CLIPS
     longest_clip_bytes = AppSettings().max_generate_seconds * 24_000 * 2 + 44  # 16-bit mono WAV
     assert KEEP_CLIPS * longest_clip_bytes < 64 * 2**20  # the folder's worst case
+
+
+def test_the_status_line_says_the_run_is_finishing_after_its_last_epoch(tmp_path):
+    """Regression: after the last epoch the status kept saying "epoch N/N" for the ~25 s the score decoder
+    spends describing every chunk, as if the run had hung."""
+    from emovae.app.training import RunState, _LiveCallback
+
+    state = RunState(run_id="r", owner="o", run_dir=tmp_path, total_epochs=2)
+    live = _LiveCallback(state)
+    live.on_epoch_end(2, {"val_total": 1.0})
+    assert state.message == "epoch 2/2"
+    live.on_finishing(0, 0, "evaluating best.pt")
+    assert state.message == "finishing: evaluating best.pt"
+    live.on_finishing(120, 369, "describing chunks")
+    assert state.message == "finishing: describing chunks (120/369)"

@@ -50,7 +50,16 @@ def test_learns_and_writes_evidence(tmp_path):
     # 24 songs: 6 validation, 5 test, 13 training (with 8 training songs the valence readout was a coin toss)
     latents = write_synthetic_latents(tmp_path / "lat", n_songs=24, chunks_per_song=4, channels=32, seed=0)
     history_cb = HistoryCallback()
-    result = train(_config(latents, tmp_path / "run", epochs=8, lr=1e-2), callbacks=[history_cb])
+    finishing: list[tuple[int, str]] = []  # (epochs seen by then, message)
+
+    class Finishing:
+        def on_finishing(self, done, total, message):
+            finishing.append((len(history_cb.epochs), message))
+
+    result = train(_config(latents, tmp_path / "run", epochs=8, lr=1e-2), callbacks=[history_cb, Finishing()])
+    # the end-of-run outputs report what they do, after the last epoch (the app's status line reads them)
+    assert [m for _, m in finishing][:2] == ["evaluating best.pt", "writing samples and the latent map"]
+    assert all(epochs == 8 for epochs, _ in finishing)
     history = pd.read_csv(tmp_path / "run" / "history.csv")
     assert list(history["epoch"]) == list(range(1, 9))
     assert history["train_mse"].iloc[-1] < 0.8 * history["train_mse"].iloc[0]

@@ -97,6 +97,11 @@ class _LiveCallback:
         self.state.status = "running"
         self.state.message = f"epoch {epoch}/{self.state.total_epochs}"
 
+    def on_finishing(self, done: int, total: int, message: str) -> None:
+        """The end-of-run outputs (evaluation, the score decoder's ~25 s of describing chunks) get a status
+        line too: before, the page said "epoch N/N" for that long as if the run had hung."""
+        self.state.message = f"finishing: {message}" + (f" ({done}/{total})" if total else "")
+
 
 def _is_number(value: Any) -> bool:
     try:

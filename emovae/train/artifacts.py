@@ -24,7 +24,7 @@ from emovae.train.dataset import LatentDataset, Split
 from emovae.train.evaluate import evaluate
 from emovae.train.latent_map import pooled_posterior_means, save_latent_map
 from emovae.train.plots import plot_conditioning, plot_latent_space, plot_reconstructions, plot_training_curves
-from emovae.train.score import train_score_decoder
+from emovae.train.score import Progress, train_score_decoder
 
 METRICS = "metrics.json"
 LATENT_MAP = "latent_map.npz"
@@ -38,8 +38,12 @@ SAMPLES_DIR = "samples"
 
 
 def write_final_artifacts(out: Path, config: TrainConfig, dataset: LatentDataset, split: Split,
-                          history: pd.DataFrame, device: torch.device) -> dict[str, Any]:
-    """Evaluate the best checkpoint and write every figure, ``metrics.json`` and ``latent_map.npz``."""
+                          history: pd.DataFrame, device: torch.device,
+                          progress: Progress | None = None) -> dict[str, Any]:
+    """Evaluate the best checkpoint and write every figure, ``metrics.json`` and ``latent_map.npz``;
+    ``progress(done, total, message)`` hears each phase (and each chunk the score decoder describes)."""
+    report = progress or (lambda done, total, message: None)
+    report(0, 0, "evaluating best.pt")
     model, info = load_checkpoint(out / "best.pt", map_location=device)
     plot_training_curves(history, out / FIGURES["curves"])
     metrics, conditioning = evaluate(
@@ -49,10 +53,11 @@ def write_final_artifacts(out: Path, config: TrainConfig, dataset: LatentDataset
     )
     rho = (metrics["conditioning"]["rho_valence"], metrics["conditioning"]["rho_arousal"])
     plot_conditioning(conditioning.targets, conditioning.predictions, rho, out / FIGURES["conditioning"])
+    report(0, 0, "writing samples and the latent map")
     metrics["audio"] = write_reconstruction_samples(out, model, dataset, split.val_index, config, device)
     write_latent_map(out, model, dataset, split.train_index, config.batch_size)
     if config.chunks is not None:
-        metrics["score_decoder"] = train_score_decoder(out, dataset, split, config.chunks)[1]
+        metrics["score_decoder"] = train_score_decoder(out, dataset, split, config.chunks, progress=progress)[1]
     metrics.update({
         "best_epoch": info["epoch"],
         "best_val_total": info["metrics"].get("val_total"),

@@ -35,6 +35,10 @@ class Callback:
     def on_epoch_end(self, epoch: int, metrics: Metrics) -> None:
         pass
 
+    def on_finishing(self, done: int, total: int, message: str) -> None:
+        """While the end-of-run outputs are made from ``best.pt`` (evaluation, describing every chunk's
+        audio for the score decoder: ~25 s on the demo), so a UI can say what the run is doing."""
+
     def on_train_end(self, result: Any) -> None:
         pass
 

@@ -164,7 +164,9 @@ def train(
     if not stopped and parallel.is_main:
         from emovae.train.artifacts import write_final_artifacts  # heavy (matplotlib, sklearn): only at the end
 
-        metrics = write_final_artifacts(out, config, dataset, split, history, device)
+        metrics = write_final_artifacts(out, config, dataset, split, history, device,
+                                        progress=lambda done, total, message: dispatch(
+                                            callbacks, "on_finishing", done, total, message))
     result = TrainResult(
         out_dir=out, epochs_completed=state.epoch, global_step=state.global_step, stopped=stopped,
         best_epoch=state.best_epoch, history=history, metrics=metrics, last_checkpoint=out / LAST,

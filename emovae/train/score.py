@@ -115,9 +115,9 @@ def fit_score_decoder(dataset: LatentDataset, split: Split, descriptors: np.ndar
 
 
 def train_score_decoder(out: Path, dataset: LatentDataset, split: Split, chunks: str | Path,
-                        show_progress: bool = True) -> tuple[Path, dict[str, Any]]:
+                        show_progress: bool = True, progress: Progress | None = None) -> tuple[Path, dict[str, Any]]:
     """Describe the chunks (cached), fit, and write ``score_decoder.json`` beside the checkpoints."""
     descriptors = chunk_descriptors(dataset.labels, chunks, dataset.chunk_seconds,
-                                    descriptors_cache(out, dataset.chunk_seconds), show_progress)
+                                    descriptors_cache(out, dataset.chunk_seconds), show_progress, progress)
     decoder, metrics = fit_score_decoder(dataset, split, descriptors)
     return decoder.save(Path(out) / SCORE_DECODER_FILE), metrics
