@@ -24,13 +24,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from emovae.eval.frechet import quadrant_distances
+from emovae.eval.frechet import frechet_at_conditions
 from emovae.eval.probe import (
     ConditioningResult,
     conditioning_metrics,
     emotion_grid,
     fit_probe,
-    generate_grid,
     pooled_features,
     spearman_per_axis,
 )
@@ -106,21 +105,9 @@ def frechet_at_training_conditions(model: ConditionalVAE, dataset: LatentDataset
                                    train_features: np.ndarray, held: dict[str, tuple[np.ndarray, np.ndarray]],
                                    seed: int, device: torch.device, guidance: float = 1.0, draws: int = 3,
                                    limit: int = 2000) -> dict[str, dict[str, dict[str, Any]]]:
-    """Per held-out side (``name -> (rows, features)``) and quadrant, Fréchet ratios averaged over ``draws``
-    generated sets (see the module docstring); every side is judged against the same draws."""
+    """Per held-out side (``name -> (rows, features)``) and quadrant, the Fréchet ratios of VAE samples drawn
+    at (a seeded subset of at most ``limit``) training chunks' own conditions (see the module docstring)."""
     pick = np.sort(np.random.default_rng(int(seed)).permutation(len(train_rows))[:limit])
     reference = (train_features[pick], dataset.conditions[train_rows[pick]])
-    generated = [pooled_features(generate_grid(model, dataset.latents.shape[2], reference[1], int(seed) + 1 + k,
-                                               device, guidance)) for k in range(int(draws))]
-    out: dict[str, dict[str, dict[str, Any]]] = {}
-    for side, (rows, features) in held.items():
-        runs = [quadrant_distances(reference, (features, dataset.conditions[rows]), (g, reference[1])) for g in generated]
-        out[side] = {}
-        for name, first in runs[0].items():
-            ratios = [run[name]["ratio"] for run in runs]
-            distances = [run[name]["generated_vs_test"] for run in runs]
-            out[side][name] = {**first,
-                               "ratio": None if None in ratios else float(np.mean(ratios)),
-                               "ratio_per_draw": None if None in ratios else [float(v) for v in ratios],
-                               "generated_vs_test": None if None in distances else float(np.mean(distances))}
-    return out
+    sides = {side: (features, dataset.conditions[rows]) for side, (rows, features) in held.items()}
+    return frechet_at_conditions(model, dataset.latents.shape[2], reference, sides, seed, device, guidance, draws)
