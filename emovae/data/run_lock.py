@@ -44,12 +44,8 @@ def exclusive_run(out_dir: Path) -> Iterator[Path]:
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         previous = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunLockedError(
-                f"{out_dir}: another preprocess run (pid {previous}, see {lock}) is still writing here; wait for it "
-                f"to finish or stop it, then re-run") from None
+        _lock_or_refuse(fd, f"{out_dir}: another preprocess run (pid {previous}, see {lock}) is still writing here; "
+                            f"wait for it to finish or stop it, then re-run")
         workers = out_dir / WORKERS_LOCK_NAME
         _ensure_no_workers(workers, out_dir, previous)
         os.ftruncate(fd, 0)
@@ -70,13 +66,18 @@ def init_worker(run_pid: int, workers_lock: Path) -> None:
 def _ensure_no_workers(workers: Path, out_dir: Path, previous: str) -> None:
     fd = os.open(workers, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise RunLockedError(
-            f"{out_dir}: worker processes of an earlier preprocess run (started by pid {previous}) are still writing "
-            f"here; they stop within a second of their run's end, so wait a moment and re-run") from None
+        _lock_or_refuse(fd, f"{out_dir}: worker processes of an earlier preprocess run (started by pid {previous}) are "
+                            f"still writing here; they stop within a second of their run's end, so wait a moment and re-run")
     finally:
         os.close(fd)
+
+
+def _lock_or_refuse(fd: int, message: str) -> None:
+    """Take ``fd``'s exclusive lock without waiting, or raise :class:`RunLockedError` with ``message``."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise RunLockedError(message) from None
 
 
 def _exit_when_gone(pid: int) -> None:
