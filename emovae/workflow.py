@@ -11,14 +11,13 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from emovae import formats
 from emovae.codec.identity import read_identity
 from emovae.model.score import SCORE_DECODER_FILE
 from emovae.io import atomic_path, read_json, write_json
+from emovae.progress import Progress
 
-Progress = Callable[[int, int, str], None]
 STAGES = ("dataset", "preprocess", "encode", "train", "estimator", "generate")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # Rank of each sub-package; base layers (rank 0) may be used by anyone and use no stage.
 RANK = {"music": 0, "analysis": 0, "data": 1, "codec": 2, "model": 3, "eval": 3, "train": 3, "generate": 4, "workflow": 5, "app": 5}
-BASE_MODULES = {"checks", "emotion", "formats", "io", "audio", "device", "distributed"}
+BASE_MODULES = {"checks", "emotion", "formats", "io", "audio", "device", "distributed", "progress"}
 
 
 def _layer(module: str) -> int | None:

@@ -13,13 +13,12 @@ import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from emovae.io import read_json, write_json
+from emovae.progress import Progress
 
-Progress = Callable[[int, int, str], None]
 MANIFEST = "manifest.json"
 DONE_MARKER = ".emovae-demo.json"
 

@@ -17,18 +17,17 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from emovae import formats
 from emovae.audio import SAMPLE_RATE, load_audio
+from emovae.progress import Progress
 
 if TYPE_CHECKING:
     from emovae.data.demo_chunks import DemoChunkRenderer
-
-Progress = Callable[[int, int, str], None]
 
 
 @dataclass

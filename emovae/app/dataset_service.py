@@ -9,8 +9,6 @@ inside the data folders and is chunked by the preprocess stage into the app cach
 from __future__ import annotations
 
 import threading
-from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -21,8 +19,8 @@ from emovae.app.paths import resolve_dataset_root
 from emovae.app.settings import AppSettings
 from emovae.audio import SAMPLE_RATE
 from emovae.checks import choice_of, text_value
+from emovae.progress import Progress
 
-Progress = Callable[[int, int, str], None]
 DEMO = "demo"
 CHUNK_SECONDS = (5, 10)  # what the Dataset tab offers (the Radio's choices and the API's)
 

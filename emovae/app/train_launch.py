@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 from emovae.app.dataset import DatasetView
 from emovae.checks import number_in_range
+from emovae.progress import Progress
 
-Progress = Callable[[int, int, str], None]
 
 LIMITS = {"epochs": (1, 200), "batch_size": (2, 256), "learning_rate": (1e-6, 0.1), "beta": (0.0, 10.0), "latent_dim": (2, 128)}
 

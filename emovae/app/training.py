@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
+from emovae.progress import Progress
 
-Progress = Callable[[int, int, str], None]
 Launch = Callable[[Path, list, threading.Event, Progress], Any]
 
 

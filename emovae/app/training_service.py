@@ -7,16 +7,12 @@ status; :mod:`emovae.app.training` owns the runs and who may see them.
 
 from __future__ import annotations
 
-from typing import Callable
-
 from emovae.app.checkpoints import CheckpointCatalog
 from emovae.app.dataset_service import DatasetService
 from emovae.app.paths import public_text
 from emovae.app.settings import AppSettings
 from emovae.app.train_launch import TrainingRequest, make_launch, training_codec_weights
 from emovae.app.training import RunAccessError, RunState, RunView, TrainingRuns
-
-Progress = Callable[[int, int, str], None]
 
 
 class TrainingService:

@@ -8,8 +8,6 @@ checkpoint) places it among the chunks that model was trained on.
 
 from __future__ import annotations
 
-from typing import Callable
-
 from emovae.app import analysis
 from emovae.app.checkpoints import DEMO_CHECKPOINT, CheckpointCatalog
 from emovae.app.codec_status import CodecProbe
@@ -17,8 +15,7 @@ from emovae.app.dataset_service import DatasetService
 from emovae.app.paths import public_text
 from emovae.app.settings import AppSettings
 from emovae.app.uploads import load_upload
-
-Progress = Callable[[int, int, str], None]
+from emovae.progress import Progress
 
 
 class UploadService:

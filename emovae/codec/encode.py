@@ -34,7 +34,7 @@ import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,8 +48,8 @@ from emovae.codec.identity import ensure_same_codec, read_identity
 from emovae.device import resolve_device
 from emovae.distributed import rank_device
 from emovae.io import atomic_path, read_json, save_npy, write_csv, write_json
+from emovae.progress import Progress
 
-ProgressCallback = Callable[[int, int, str], None]
 REQUIRED_CHUNK_COLUMNS = ("chunk_id", "song_id", "chunk_index", "start_s", "end_s", "valence", "arousal",
                           "label_source", "file")
 
@@ -114,7 +114,7 @@ def shard_dir(out_dir: str | Path, chunk_seconds: int) -> Path:
     return Path(out_dir) / f".encode_{int(chunk_seconds)}s_shards"
 
 
-def run_encode(config: EncodeConfig, progress: ProgressCallback | None = None, codec: Codec | None = None) -> EncodeResult:
+def run_encode(config: EncodeConfig, progress: Progress | None = None, codec: Codec | None = None) -> EncodeResult:
     """Encode every chunk not yet encoded, then (re)write the consolidated outputs.
 
     ``codec`` may be passed to reuse a loaded model (the app, tests); otherwise it is built from
@@ -317,7 +317,7 @@ def _changed_rows(path: Path, labels: pd.DataFrame) -> int:
 
 
 def encode_pending(pending: pd.DataFrame, config: EncodeConfig, codec: Codec, store: LatentStore,
-                   issues: list[ChunkIssue], progress: ProgressCallback | None, label: str = "") -> int:
+                   issues: list[ChunkIssue], progress: Progress | None, label: str = "") -> int:
     """Encode ``pending`` chunks shard by shard; return how many were encoded.
 
     With ``config.prefetch`` one thread reads and checks the next shard's wavs while this one is

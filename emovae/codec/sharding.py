@@ -29,7 +29,6 @@ from emovae.codec.encode import (
     EncodeConfig,
     EncodeResult,
     LatentStore,
-    ProgressCallback,
     encode_pending,
     ensure_same_precision,
     finish_encode,
@@ -40,6 +39,7 @@ from emovae.codec.encode import (
 )
 from emovae.codec.encodec_codec import Codec
 from emovae.codec.identity import ensure_same_codec
+from emovae.progress import Progress
 from emovae.distributed import DEFAULT_TIMEOUT_S, DistEnv, barrier, process_group
 from emovae.io import read_json, write_json
 
@@ -156,7 +156,7 @@ class ShardResult:
     issues: list[ChunkIssue] = field(default_factory=list)
 
 
-def encode_shard(config: EncodeConfig, spec: ShardSpec, progress: ProgressCallback | None = None,
+def encode_shard(config: EncodeConfig, spec: ShardSpec, progress: Progress | None = None,
                  codec: Codec | None = None) -> ShardResult:
     """Encode part ``spec`` of the songs into its own shard folder and mark it done; resumable like a full run."""
     metadata = read_chunk_metadata(config.chunks, config.chunk_seconds)

@@ -23,7 +23,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from emovae.audio import write_audio
 from emovae.io import atomic_path, read_json, write_json
 from emovae.music import create_melodic_music
+from emovae.progress import Progress
 
 GENERATOR_VERSION = 1  # bump when the music engine changes, so cached demo datasets are rebuilt
 MANIFEST_NAME = "emovae_demo.json"
@@ -52,8 +53,6 @@ STATIC_FULL_SONGS_HEADER = (
     " arousal_mean, arousal_std, arousal_max_mean, arousal_max_std, arousal_min_mean, arousal_min_std"
 )
 NEWLINE = "\r\n"  # the genuine DEAM CSVs use Windows line endings
-
-ProgressCallback = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -119,7 +118,7 @@ def make_demo_dataset(
     n_songs: int = 40,
     seconds: float = 45.0,
     seed: int = 0,
-    progress: ProgressCallback | None = None,
+    progress: Progress | None = None,
     workers: int | None = None,
 ) -> Path:
     """Write the demo dataset under ``root`` in the official nested DEAM layout and return ``root``.
@@ -257,7 +256,7 @@ def _remove_stale_audio(audio_dir: Path, song_ids: Iterable[int]) -> None:
         (audio_dir / f"{int(song_id)}.mp3").unlink(missing_ok=True)
 
 
-def _report(progress: ProgressCallback | None, done: int, total: int, message: str) -> None:
+def _report(progress: Progress | None, done: int, total: int, message: str) -> None:
     if progress is not None:
         progress(done, total, message)
 

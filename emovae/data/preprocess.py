@@ -40,8 +40,8 @@ from emovae.data.labels import (AnnotationIndex, LabelPolicy, chunk_windows, lab
                                 static_dynamic_offsets)
 from emovae.data.run_lock import exclusive_run, init_worker
 from emovae.io import read_json, write_csv, write_json
+from emovae.progress import Progress
 
-ProgressCallback = Callable[[int, int, str], None]
 RECORDS_DIR = "song_records"  # inside each chunks_<S>s/ folder: one JSON per finished song
 RECORD_VERSION = 1
 _WORKER_PRELOAD = ["librosa.core.audio"]  # what load_audio's first resample would import lazily
@@ -235,7 +235,7 @@ def _warm_up() -> None:
 # --------------------------------------------------------------------------- orchestration
 
 
-def run_preprocess(config: PreprocessConfig, progress: ProgressCallback | None = None) -> PreprocessResult:
+def run_preprocess(config: PreprocessConfig, progress: Progress | None = None) -> PreprocessResult:
     """Run the stage: load annotations, chunk every pending song in a pool, rebuild tables and plots."""
     started = time.perf_counter()
     dataset = load_deam(config.data_root)
@@ -244,7 +244,7 @@ def run_preprocess(config: PreprocessConfig, progress: ProgressCallback | None =
 
 
 def _run_locked(config: PreprocessConfig, dataset: DeamDataset, workers_lock: Path, started: float,
-                progress: ProgressCallback | None) -> PreprocessResult:
+                progress: Progress | None) -> PreprocessResult:
     """The stage's work, while this process alone may write to ``config.out_dir``."""
     annotations = AnnotationIndex(dataset.static, dataset.dynamic)
     song_ids = dataset.song_ids()[: config.limit]

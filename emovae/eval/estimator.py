@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Collection, Sequence
+from typing import Collection, Sequence
 
 import numpy as np
 
@@ -19,8 +19,8 @@ from emovae.emotion import quadrant
 from emovae.formats import CHUNK_METADATA_CSV
 from emovae.eval.features import FEATURE_NAMES, extract_features
 from emovae.io import read_json, write_json
+from emovae.progress import Progress
 
-Progress = Callable[[int, int, str], None]
 FORMAT_VERSION = 1
 MIN_TRAINING_CLIPS = 8
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -23,8 +22,8 @@ from emovae.eval.estimator import EmotionEstimator
 from emovae.generate.generator import GenerationRequest, get_generator, to_emotion
 from emovae.generate.plots import plot_preset_comparison
 from emovae.io import read_json, save_npy, write_json
+from emovae.progress import Progress
 
-Progress = Callable[[int, int, str], None]
 SIDECAR_VERSION = 1
 
 

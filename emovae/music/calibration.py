@@ -18,15 +18,14 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from emovae.analysis.descriptors import DESCRIPTOR_NAMES, describe
 from emovae.io import read_json, write_json
 from emovae.music.params import KNOB_NAMES, PARAM_RANGES, ParamCurve
+from emovae.progress import Progress
 
-Progress = Callable[[int, int, str], None]
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 FORMAT_VERSION = 1
 # The files whose code decides what a knob setting sounds like and how sound is described.

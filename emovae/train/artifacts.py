@@ -19,12 +19,13 @@ from emovae.audio import write_wav
 from emovae.io import write_json
 from emovae.model.checkpoint import load_checkpoint
 from emovae.model.vae import ConditionalVAE
+from emovae.progress import Progress
 from emovae.train.config import TrainConfig
 from emovae.train.dataset import LatentDataset, Split
 from emovae.train.evaluate import evaluate
 from emovae.train.latent_map import pooled_posterior_means, save_latent_map
 from emovae.train.plots import plot_conditioning, plot_latent_space, plot_reconstructions, plot_training_curves
-from emovae.train.score import Progress, train_score_decoder
+from emovae.train.score import train_score_decoder
 
 METRICS = "metrics.json"
 LATENT_MAP = "latent_map.npz"

@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,7 @@ from emovae.train.dataset import (
     split_by_song,
 )
 from emovae.train.parallel import DataParallel
+from emovae.progress import Progress
 
 LAST = "last.pt"
 BEST = "best.pt"
@@ -50,8 +51,6 @@ SPLIT = "split.json"
 # Settings that change the optimisation trajectory: a resumed run must keep them to be exact.
 TRAJECTORY_KEYS = ("chunk_seconds", "model", "batch_size", "lr", "weight_decay", "grad_clip", "beta",
                    "kl_warmup", "free_bits", "prior_fit", "cond_dropout", "emotion_weight", "emotion_samples", "val_fraction", "test_fraction", "seed")
-
-Progress = Callable[[int, int, str], None]
 
 
 class ResumeError(ValueError):

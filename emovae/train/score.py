@@ -12,7 +12,7 @@ the test songs comes from songs that chose nothing.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,8 +23,8 @@ from emovae.analysis.descriptors import DESCRIPTOR_NAMES, describe
 from emovae.io import atomic_path
 from emovae.model.score import SCORE_DECODER_FILE, ScoreDecoder, window_features
 from emovae.train.dataset import LatentDataset, Split
+from emovae.progress import Progress
 
-Progress = Callable[[int, int, str], None]
 ALPHAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 SAVE_EVERY = 200
 
