@@ -97,7 +97,7 @@ def test_a_different_latent_changes_the_notes_and_the_melody_follows_the_latent(
     np.testing.assert_allclose(backward.contour, forward.contour[::-1], atol=1e-9)  # reverse the latent, reverse the line
     melodies = []
     for controls in (forward, backward):
-        notes = compose(0.6, 0.6, seconds=4.0, seed=0, controls=controls)
+        notes = compose(0.6, 0.6, seconds=4.0, seed=0, controls=controls).events
         melodies.append(notes.pitch[notes.voice == 0])
     assert not np.array_equal(melodies[0], melodies[1])  # same emotion and seed, other latent: other notes
     for melody, sign in zip(melodies, (np.sign(trend), -np.sign(trend))):

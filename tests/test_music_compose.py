@@ -20,12 +20,12 @@ def _same(a: NoteEvents, b: NoteEvents) -> bool:
 
 
 def test_same_seed_same_score_and_other_seed_another():
-    assert _same(compose(0.3, 0.7, SECONDS, seed=5), compose(0.3, 0.7, SECONDS, seed=5))
-    assert not _same(compose(0.3, 0.7, SECONDS, seed=5), compose(0.3, 0.7, SECONDS, seed=6))
+    assert _same(compose(0.3, 0.7, SECONDS, seed=5).events, compose(0.3, 0.7, SECONDS, seed=5).events)
+    assert not _same(compose(0.3, 0.7, SECONDS, seed=5).events, compose(0.3, 0.7, SECONDS, seed=6).events)
 
 
 def test_score_is_well_formed_and_inside_the_piece():
-    events = compose(0.8, 0.9, SECONDS, seed=1)
+    events = compose(0.8, 0.9, SECONDS, seed=1).events
     assert len(events) > 50
     assert events.onset.min() >= 0 and events.onset.max() < SECONDS
     assert np.all(events.onset + events.duration <= SECONDS + 1e-9)
@@ -34,17 +34,17 @@ def test_score_is_well_formed_and_inside_the_piece():
 
 
 def test_note_rate_rises_with_arousal():
-    rates = [len(compose(0.5, a, SECONDS, seed=2)) / SECONDS for a in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    rates = [len(compose(0.5, a, SECONDS, seed=2).events) / SECONDS for a in (0.0, 0.25, 0.5, 0.75, 1.0)]
     assert np.all(np.diff(rates) > 0), rates
 
 
 def test_drums_only_when_aroused():
-    assert not np.any(compose(0.5, 0.1, SECONDS, seed=0).voice == Voice.PERCUSSION)
-    assert np.sum(compose(0.5, 0.9, SECONDS, seed=0).voice == Voice.PERCUSSION) > 20
+    assert not np.any(compose(0.5, 0.1, SECONDS, seed=0).events.voice == Voice.PERCUSSION)
+    assert np.sum(compose(0.5, 0.9, SECONDS, seed=0).events.voice == Voice.PERCUSSION) > 20
 
 
 def test_register_rises_with_valence():
-    means = [np.mean([_melody(compose(v, 0.5, SECONDS, seed=s)).pitch.mean() for s in range(3)]) for v in (0.0, 0.5, 1.0)]
+    means = [np.mean([_melody(compose(v, 0.5, SECONDS, seed=s).events).pitch.mean() for s in range(3)]) for v in (0.0, 0.5, 1.0)]
     assert means[0] + 4 < means[1] < means[2] - 4, means
 
 
@@ -54,7 +54,7 @@ def test_valence_selects_major_or_minor_thirds():
     def third_balance(valence: float) -> float:
         counts = np.zeros(12)
         for seed in range(3):
-            events = compose(valence, 0.3, 30.0, seed=seed)
+            events = compose(valence, 0.3, 30.0, seed=seed).events
             tonic = _tonic_of(events)
             harmony = events.select(events.voice == Voice.HARMONY)
             np.add.at(counts, ((harmony.pitch - tonic) % 12).astype(int), 1)
@@ -73,7 +73,7 @@ def test_angry_music_is_tense_with_diminished_and_chromatic_notes():
     def out_of_scale_fraction(valence: float, arousal: float) -> float:
         fractions = []
         for seed in range(3):
-            events = compose(valence, arousal, SECONDS, seed=seed)
+            events = compose(valence, arousal, SECONDS, seed=seed).events
             tonic = _tonic_of(events)
             pitched = events.select(events.voice != Voice.PERCUSSION)
             in_scale = np.isin((pitched.pitch - tonic) % 12, SCALES["ionian"])
@@ -84,7 +84,7 @@ def test_angry_music_is_tense_with_diminished_and_chromatic_notes():
 
 
 def test_time_varying_emotion_moves_the_music():
-    rising = compose(np.linspace(0, 1, 21), np.linspace(0, 1, 21), 20.0, seed=4)
+    rising = compose(np.linspace(0, 1, 21), np.linspace(0, 1, 21), 20.0, seed=4).events
     early, late = rising.onset < 7, rising.onset > 13
     assert late.sum() > 2 * early.sum()  # arousal rises -> more notes
     melody = _melody(rising)
@@ -97,14 +97,14 @@ def test_controls_shape_contour_density_and_dynamics():
     def make(contour=0.0, density=0.5, dynamics=0.0):
         return MusicControls(contour=np.full(n, contour), density=np.full(n, density), dynamics=np.full(n, dynamics))
 
-    low, high = _melody(compose(0.5, 0.5, SECONDS, seed=7, controls=make(contour=-1))), _melody(
-        compose(0.5, 0.5, SECONDS, seed=7, controls=make(contour=1)))
+    low, high = _melody(compose(0.5, 0.5, SECONDS, seed=7, controls=make(contour=-1)).events), _melody(
+        compose(0.5, 0.5, SECONDS, seed=7, controls=make(contour=1)).events)
     assert high.pitch.mean() > low.pitch.mean() + 7
-    sparse = _melody(compose(0.5, 0.5, SECONDS, seed=7, controls=make(density=0)))
-    busy = _melody(compose(0.5, 0.5, SECONDS, seed=7, controls=make(density=1)))
+    sparse = _melody(compose(0.5, 0.5, SECONDS, seed=7, controls=make(density=0)).events)
+    busy = _melody(compose(0.5, 0.5, SECONDS, seed=7, controls=make(density=1)).events)
     assert len(busy) > 1.4 * len(sparse)
-    soft = _melody(compose(0.5, 0.5, SECONDS, seed=7, controls=make(dynamics=-1)))
-    loud = _melody(compose(0.5, 0.5, SECONDS, seed=7, controls=make(dynamics=1)))
+    soft = _melody(compose(0.5, 0.5, SECONDS, seed=7, controls=make(dynamics=-1)).events)
+    loud = _melody(compose(0.5, 0.5, SECONDS, seed=7, controls=make(dynamics=1)).events)
     assert loud.velocity.mean() > soft.velocity.mean() + 0.15
 
 
@@ -114,7 +114,7 @@ def test_controls_are_range_checked():
 
 
 def test_switching_a_voice_off_leaves_the_others_unchanged():
-    full = compose(0.6, 0.8, SECONDS, seed=9)
-    no_drums = compose(0.6, 0.8, SECONDS, seed=9, arrangement=Arrangement(percussion=False))
+    full = compose(0.6, 0.8, SECONDS, seed=9).events
+    no_drums = compose(0.6, 0.8, SECONDS, seed=9, arrangement=Arrangement(percussion=False)).events
     assert not np.any(no_drums.voice == Voice.PERCUSSION)
     assert _same(_melody(full), _melody(no_drums))

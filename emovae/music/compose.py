@@ -23,7 +23,7 @@ from functools import lru_cache
 import numpy as np
 
 from emovae.music.controls import CONTOUR_SEMITONES, DENSITY_RANGE, DYNAMICS_VELOCITY, MusicControls
-from emovae.music.events import HIHAT, KICK, SNARE, NoteEvents, Voice
+from emovae.music.events import HIHAT, KICK, SNARE, KeyChange, NoteEvents, Score, Voice
 from emovae.music.harmony import HIERARCHY, PROGRESSIONS, SCALES, chord_pitch_classes, choose_mode, voice_in_range
 from emovae.music.params import CurveLike, EmotionCurve, MusicParams, ParamSource
 
@@ -78,7 +78,7 @@ def compose(
     seed: int = 0,
     controls: MusicControls | None = None,
     arrangement: Arrangement = Arrangement(),
-) -> NoteEvents:
+) -> Score:
     """Compose ``seconds`` of music for an emotion (scalars or sampled curves, mapped by the rules of
     :func:`~emovae.music.params.musical_params`) or for a :class:`~emovae.music.params.ParamSource`
     (an :class:`EmotionCurve`, or a :class:`~emovae.music.params.ParamCurve` of parameters given directly).
@@ -102,7 +102,9 @@ def compose(
         parts.append(_melody(grid, bars, beat_params, controls, curve.seconds, tonic, streams[2]))
     if arrangement.percussion:
         parts.append(_percussion(grid, beat_params, streams[3]))
-    return _finish(parts, curve, controls)
+    keys = [KeyChange(float(grid.time(bar.start_beat)) if i else 0.0, tonic, bar.mode)
+            for i, bar in enumerate(bars) if i == 0 or bar.mode != bars[i - 1].mode]
+    return Score(_finish(parts, curve, controls), grid.times, keys, curve.seconds, BEATS_PER_BAR)
 
 
 def _plan_bars(grid: BeatGrid, beat_params: MusicParams, rng: np.random.Generator) -> list[Bar]:

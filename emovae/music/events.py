@@ -74,6 +74,63 @@ class NoteEvents:
         return cls(**{name: array[order] for name, array in joined.items()})
 
 
+@dataclass(frozen=True)
+class KeyChange:
+    """From ``time`` (seconds) on, the music is in ``mode`` on ``tonic`` (a pitch class, 0 = C)."""
+
+    time: float
+    tonic: int
+    mode: str
+
+    @property
+    def is_major(self) -> bool:
+        """Whether the mode has a major third (what a key signature and a listener call major)."""
+        return self.mode in MAJOR_MODES
+
+
+MAJOR_MODES = frozenset({"ionian", "mixolydian", "lydian"})
+
+
+@dataclass
+class Score:
+    """A composed piece: its notes plus what a MIDI file or a DAW needs to read them as music.
+
+    ``beat_times`` are the seconds of every beat of the (tempo-varying) 4/4 grid, starting at 0 and
+    running past the end of the piece, so the tempo at beat ``i`` is ``60 / (beat_times[i+1] -
+    beat_times[i])``; ``keys`` are the key changes, first at 0 (the composer changes key only at
+    cadences); ``seconds`` is the piece's length, which the audio and the MIDI file both have.
+    """
+
+    events: NoteEvents
+    beat_times: np.ndarray
+    keys: list[KeyChange]
+    seconds: float
+    beats_per_bar: int = 4
+
+    def __post_init__(self) -> None:
+        self.beat_times = np.asarray(self.beat_times, dtype=float)
+        if self.beat_times.ndim != 1 or self.beat_times.size < 2 or np.any(np.diff(self.beat_times) <= 0):
+            raise ValueError("Score.beat_times must be an increasing 1-D array of at least two beats")
+        if not self.keys or self.keys[0].time != 0.0:
+            raise ValueError("Score.keys must start with the key at time 0")
+
+    def tempo_bpm(self) -> np.ndarray:
+        """Tempo of each beat interval (beats per minute)."""
+        return 60.0 / np.diff(self.beat_times)
+
+    def beats_at(self, seconds: np.ndarray | float) -> np.ndarray:
+        """Fractional beat positions of times (inverse of the beat grid)."""
+        return np.interp(seconds, self.beat_times, np.arange(self.beat_times.size, dtype=float))
+
+    def key_at(self, seconds: float) -> KeyChange:
+        """The key in force at a time."""
+        current = self.keys[0]
+        for change in self.keys:
+            if change.time <= seconds + 1e-9:
+                current = change
+        return current
+
+
 def midi_to_hz(pitch: np.ndarray | float) -> np.ndarray:
     """Equal-tempered frequency of a MIDI pitch (A4 = 69 = 440 Hz)."""
     return 440.0 * 2.0 ** ((np.asarray(pitch, dtype=float) - 69.0) / 12.0)

@@ -8,6 +8,7 @@ faded in/out over a few milliseconds so a piece never starts or stops with a cli
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
@@ -16,7 +17,7 @@ from emovae.checks import number_in_range
 from emovae.emotion import EmotionValueError
 from emovae.music.compose import Arrangement, compose
 from emovae.music.controls import MusicControls
-from emovae.music.events import NoteEvents, Voice
+from emovae.music.events import NoteEvents, Score, Voice
 from emovae.music.instruments import BASS, PAD, PIANO, Instrument, get_instrument
 from emovae.music.params import CurveLike, EmotionCurve, ParamSource
 from emovae.music.render import render_drums, render_notes
@@ -81,9 +82,7 @@ def create_melodic_music(
     ``round(seconds * sample_rate)`` float32 samples in [-0.99, 0.99]; deterministic for a seed.
     """
     curve = _source(valence, arousal, seconds, params)
-    events = compose(curve, seed=seed, controls=controls)
-    instruments = {**ENSEMBLE, Voice.MELODY: get_instrument(instrument)}
-    return create_musical_waveform(events, sample_rate, curve.seconds, instruments, _loudness(curve), seed=seed)
+    return render_piece(curve, seed=seed, controls=controls, sample_rate=sample_rate, instrument=instrument).audio
 
 
 def create_piano_melody(
@@ -103,8 +102,45 @@ def create_piano_melody(
     as in :func:`create_melodic_music`.
     """
     curve = _source(valence, arousal, seconds, params)
-    events = compose(curve, seed=seed, controls=controls, arrangement=Arrangement(percussion=False))
-    return create_musical_waveform(events, sample_rate, curve.seconds, PIANO_SOLO, _loudness(curve), seed=seed)
+    return render_piece(curve, style="piano", seed=seed, controls=controls, sample_rate=sample_rate).audio
+
+
+STYLES = ("ensemble", "piano")
+
+
+@dataclass
+class Piece:
+    """A rendered piece: the audio and the score it plays (for MIDI export and inspection)."""
+
+    audio: np.ndarray
+    score: Score
+    sample_rate: int
+
+
+def render_piece(
+    source: ParamSource,
+    style: str = "ensemble",
+    seed: int = 0,
+    controls: MusicControls | None = None,
+    sample_rate: int = 24_000,
+    instrument: str | Instrument = "piano",
+) -> Piece:
+    """Compose and render one piece from a :class:`~emovae.music.params.ParamSource`, keeping its score.
+
+    ``style`` "ensemble" is :func:`create_melodic_music`'s arrangement (melody on ``instrument``),
+    "piano" is :func:`create_piano_melody`'s. The two public functions are this call's audio.
+    """
+    if style not in STYLES:
+        raise ValueError(f"style={style!r} is unknown; choose one of {', '.join(STYLES)}")
+    _checked_seconds(source.seconds)
+    if style == "piano":
+        score = compose(source, seed=seed, controls=controls, arrangement=Arrangement(percussion=False))
+        instruments = PIANO_SOLO
+    else:
+        score = compose(source, seed=seed, controls=controls)
+        instruments = {**ENSEMBLE, Voice.MELODY: get_instrument(instrument)}
+    audio = create_musical_waveform(score.events, sample_rate, source.seconds, instruments, _loudness(source), seed=seed)
+    return Piece(audio, score, sample_rate)
 
 
 def _source(valence: CurveLike | None, arousal: CurveLike | None, seconds: float, params: ParamSource | None) -> ParamSource:
