@@ -18,7 +18,7 @@ from emovae.emotion import EmotionValueError
 from emovae.music.compose import Arrangement, compose
 from emovae.music.controls import MusicControls
 from emovae.music.events import NoteEvents, Score, Voice
-from emovae.music.instruments import BASS, PAD, PIANO, Instrument, get_instrument
+from emovae.music.instruments import BASS, GM_PROGRAMS, PAD, PIANO, Instrument, get_instrument
 from emovae.music.params import CurveLike, EmotionCurve, ParamSource
 from emovae.music.render import render_drums, render_notes
 
@@ -115,6 +115,7 @@ class Piece:
     audio: np.ndarray
     score: Score
     sample_rate: int
+    programs: dict[Voice, int]  # General MIDI program of each pitched voice (percussion is the GM kit)
 
 
 def render_piece(
@@ -140,7 +141,7 @@ def render_piece(
         score = compose(source, seed=seed, controls=controls)
         instruments = {**ENSEMBLE, Voice.MELODY: get_instrument(instrument)}
     audio = create_musical_waveform(score.events, sample_rate, source.seconds, instruments, _loudness(source), seed=seed)
-    return Piece(audio, score, sample_rate)
+    return Piece(audio, score, sample_rate, {voice: GM_PROGRAMS[i.name] for voice, i in instruments.items()})
 
 
 def _source(valence: CurveLike | None, arousal: CurveLike | None, seconds: float, params: ParamSource | None) -> ParamSource:
