@@ -93,7 +93,9 @@ def test_a_latent_read_as_fast_renders_faster_music(synth):
     assert fast_params.curves["tempo_bpm"].mean() > slow_params.curves["tempo_bpm"].mean() + 20  # calibration follows
     rates = {}
     for name, level in (("slow", -1.0), ("fast", +1.0)):
-        audio, details = synth.render(pace_latent(level, seconds), EmotionPath((0.5, 0.5)), seconds, seed=0)
+        rendered = synth.render(pace_latent(level, seconds), EmotionPath((0.5, 0.5)), seconds, seed=0)
+        audio, details = rendered.audio, rendered.details
+        assert rendered.score is not None and rendered.programs  # the engine composed it: there is a score to export
         assert audio.shape == (int(seconds * SAMPLE_RATE),) and np.all(np.isfinite(audio))
         rates[name] = describe(audio, SAMPLE_RATE)[:, DESCRIPTOR_NAMES.index("onset_rate")].mean()
         assert set(details["descriptors"]) == set(DESCRIPTOR_NAMES)
@@ -102,21 +104,21 @@ def test_a_latent_read_as_fast_renders_faster_music(synth):
 
 def test_synth_output_follows_the_latent_and_ignores_the_emotion_label(synth):
     latent, other = pace_latent(0.2, 3.0, seed=1), pace_latent(0.2, 3.0, seed=2)
-    happy, _ = synth.render(latent, EmotionPath((1.0, 1.0)), 3.0, seed=0)
-    sad, _ = synth.render(latent, EmotionPath((0.0, 0.0)), 3.0, seed=0)
-    sad_to_happy, _ = synth.render(latent, EmotionPath((0.0, 0.0), (1.0, 1.0)), 3.0, seed=0)
+    happy = synth.render(latent, EmotionPath((1.0, 1.0)), 3.0, seed=0).audio
+    sad = synth.render(latent, EmotionPath((0.0, 0.0)), 3.0, seed=0).audio
+    sad_to_happy = synth.render(latent, EmotionPath((0.0, 0.0), (1.0, 1.0)), 3.0, seed=0).audio
     np.testing.assert_array_equal(happy, sad)  # same latent, other label: the same music
     np.testing.assert_array_equal(happy, sad_to_happy)
-    changed, _ = synth.render(other, EmotionPath((1.0, 1.0)), 3.0, seed=0)
+    changed = synth.render(other, EmotionPath((1.0, 1.0)), 3.0, seed=0).audio
     assert not np.allclose(happy, changed)  # other latent, same label: other music
 
 
 def test_rules_follow_the_emotion_and_ignore_the_latent():
     rules = RulesRenderer()
-    one, _ = rules.render(pace_latent(-1.0, 3.0, seed=1), EmotionPath((0.2, 0.8)), 3.0, seed=0)
-    two, _ = rules.render(pace_latent(+1.0, 3.0, seed=2), EmotionPath((0.2, 0.8)), 3.0, seed=0)
+    one = rules.render(pace_latent(-1.0, 3.0, seed=1), EmotionPath((0.2, 0.8)), 3.0, seed=0).audio
+    two = rules.render(pace_latent(+1.0, 3.0, seed=2), EmotionPath((0.2, 0.8)), 3.0, seed=0).audio
     np.testing.assert_array_equal(one, two)
-    other, _ = rules.render(pace_latent(-1.0, 3.0, seed=1), EmotionPath((0.9, 0.1)), 3.0, seed=0)
+    other = rules.render(pace_latent(-1.0, 3.0, seed=1), EmotionPath((0.9, 0.1)), 3.0, seed=0).audio
     assert not np.allclose(one, other)
 
 

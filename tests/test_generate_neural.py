@@ -63,8 +63,9 @@ def test_rebuilding_the_identity_gives_the_same_codec(codec):
     rebuilt = codec_for_identity(codec.identity)
     assert rebuilt.identity["weights_hash"] == codec.identity["weights_hash"]
     latent = np.random.default_rng(0).standard_normal((128, 30)).astype(np.float32)
-    out, _ = NeuralRenderer(rebuilt, codec.identity).render(latent, EmotionPath((0.5, 0.5)), 0.4, 0)
-    assert out.shape == (int(0.4 * SAMPLE_RATE),)
+    rendered = NeuralRenderer(rebuilt, codec.identity).render(latent, EmotionPath((0.5, 0.5)), 0.4, 0)
+    assert rendered.audio.shape == (int(0.4 * SAMPLE_RATE),)
+    assert rendered.score is None and rendered.programs is None  # decoded audio: no score, so no MIDI
 
 
 def test_pretrained_checkpoint_with_other_weights_file_is_refused(tmp_path, codec):

@@ -3,16 +3,20 @@
     sampler     checkpoint -> latents at (V, A) or along a trajectory (seeded, temperature)
     controls    generated latent -> MusicControls (contour, density, dynamics) for the synth
     render      renderers "synth" (the engine played by the score decoder's reading of the latent),
-                "rules" (no-model baseline) and "neural" (the checkpoint's EnCodec decoder)
-    generator   GenerationRequest -> generate_audio(request) -> (audio, sample_rate, info); ablations
-    stage       the generation stage behind `python -m pipeline.generate` (wavs + preset figure)
+                "rules" (no-model baseline) and "neural" (the checkpoint's EnCodec decoder); each
+                returns a Rendered (audio, details, and the composed Score for synth and rules)
+    generator   GenerationRequest -> generate_audio(request) -> (audio, sample_rate, info); ablations;
+                Generator.generate_piece -> GeneratedPiece (+ score, .write_midi for synth/rules)
+    stage       the generation stage behind `python -m pipeline.generate` (wavs [+ .mid] + preset figure)
 """
 
 from emovae.generate.generator import GeneratedPiece, GenerationRequest, Generator, generate_audio, get_generator
 from emovae.generate.render import (
+    MIDI_RENDERERS,
     RENDERER_HELP,
     RENDERERS,
     NeuralRenderer,
+    Rendered,
     RulesRenderer,
     SynthRenderer,
     check_codec_matches,
@@ -23,6 +27,7 @@ from emovae.generate.stage import GenerationResult, GenerationStageConfig, run_g
 
 __all__ = [
     "MAX_SECONDS",
+    "MIDI_RENDERERS",
     "RENDERERS",
     "RENDERER_HELP",
     "EmotionPath",
@@ -34,6 +39,7 @@ __all__ = [
     "Generator",
     "LatentSampler",
     "NeuralRenderer",
+    "Rendered",
     "RulesRenderer",
     "SynthRenderer",
     "check_codec_matches",

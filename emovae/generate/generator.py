@@ -21,7 +21,7 @@ import numpy as np
 from emovae.device import resolve_device
 from emovae.emotion import EmotionValueError, parse_emotion, validate_emotion
 from emovae.eval.ablations import noise_latent, shuffled_emotion, validate_ablation
-from emovae.generate.render import NeuralRenderer, RulesRenderer, SynthRenderer, validate_renderer
+from emovae.generate.render import MIDI_NEEDS_SCORE, NeuralRenderer, RulesRenderer, SynthRenderer, validate_renderer
 from emovae.generate.sampler import (
     EmotionPath,
     GenerationInputError,
@@ -32,6 +32,8 @@ from emovae.generate.sampler import (
     validate_temperature,
 )
 from emovae.model.score import SCORE_DECODER_FILE, ScoreDecoder
+from emovae.music.events import Score, Voice
+from emovae.music.midi import write_midi
 
 EmotionLike = str | tuple[float, float]
 
@@ -104,12 +106,24 @@ class GenerationRequest:
 
 @dataclass
 class GeneratedPiece:
-    """One generated piece: audio, the latent it was rendered from, and what happened (JSON-ready ``info``)."""
+    """One generated piece: audio, the latent it was rendered from, and what happened (JSON-ready ``info``).
+
+    ``score`` and ``programs`` are the composed notes and each voice's General MIDI program, for the
+    renderers that compose (synth, rules); None for neural, which decodes audio without a score.
+    """
 
     audio: np.ndarray
     sample_rate: int
     latent: np.ndarray
     info: dict
+    score: Score | None = None
+    programs: dict[Voice, int] | None = None
+
+    def write_midi(self, path: str | os.PathLike) -> Path:
+        """Save the piece's score as a Standard MIDI File (as long as the audio); refused without a score."""
+        if self.score is None:
+            raise GenerationInputError(MIDI_NEEDS_SCORE)
+        return write_midi(self.score, path, self.programs)
 
 
 class Generator:
@@ -177,7 +191,8 @@ class Generator:
         t0 = time.perf_counter()
         latent, ablation_details = self.latent(req)
         t1 = time.perf_counter()
-        audio, details = renderer.render(latent, req.path, req.seconds, req.seed)
+        rendered = renderer.render(latent, req.path, req.seconds, req.seed)
+        audio, details = rendered.audio, rendered.details
         t2 = time.perf_counter()
         expected = int(round(req.seconds * renderer.sample_rate))
         if audio.shape != (expected,):
@@ -197,7 +212,7 @@ class Generator:
             **ablation_details,
             **details,
         }
-        return GeneratedPiece(audio, renderer.sample_rate, latent, info)
+        return GeneratedPiece(audio, renderer.sample_rate, latent, info, rendered.score, rendered.programs)
 
     def generate(self, request: GenerationRequest) -> tuple[np.ndarray, int, dict]:
         """Sample a latent for ``request`` and render it; returns (audio, sample_rate, info)."""

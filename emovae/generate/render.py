@@ -11,7 +11,10 @@
   codec can decode them: a latent means nothing to a decoder with other weights, so a mismatch is
   refused rather than rendered as noise.
 
-All return mono float32 of exactly ``round(seconds * sample_rate)`` samples in [-1, 1].
+All return a :class:`Rendered`: mono float32 audio of exactly ``round(seconds * sample_rate)``
+samples in [-1, 1], details for the info dict and, for ``synth`` and ``rules`` (which compose the
+music), the :class:`~emovae.music.events.Score` it plays with each voice's General MIDI program, so
+the piece can also be saved as MIDI. ``neural`` decodes audio directly: it has no score.
 """
 
 from __future__ import annotations
@@ -28,8 +31,11 @@ from emovae.generate.controls import ControlSettings, latent_to_controls, moving
 from emovae.generate.sampler import EmotionPath, GenerationInputError
 from emovae.generate.threads import cpu_worker
 from emovae.model.score import ScoreDecoder
-from emovae.music import ParamCurve, create_melodic_music, create_piano_melody
+from emovae.music import EmotionCurve, ParamCurve
 from emovae.music.calibration import EngineCalibration, default_calibration
+from emovae.music.events import Score, Voice
+from emovae.music.params import ParamSource
+from emovae.music.synth import render_piece
 
 RENDERERS = ("synth", "rules", "neural")
 RENDERER_HELP = {
@@ -40,14 +46,31 @@ RENDERER_HELP = {
 EMOTION_CURVE_POINTS = 65  # samples of the emotion path handed to the composer (smooth at any length)
 NEURAL_PEAK = 0.98  # a random-init decoder has no calibrated level: scale down peaks above this
 DESCRIPTOR_SMOOTHING = 3  # seconds: the engine follows phrases, not one-second jitter of the decoder
+MIDI_RENDERERS = ("synth", "rules")  # the renderers that compose a score (what a MIDI file is written from)
+MIDI_NEEDS_SCORE = ("MIDI export needs a composed score and the neural renderer decodes audio directly, without one; "
+                    "use --renderer synth or rules")
+
+
+@dataclass
+class Rendered:
+    """What a renderer returns: the audio, details for the info dict, and the score where there is one.
+
+    ``score`` and ``programs`` (the General MIDI program of each pitched voice) are set by the
+    renderers that compose (:data:`MIDI_RENDERERS`) and None for ``neural``.
+    """
+
+    audio: np.ndarray
+    details: dict
+    score: Score | None = None
+    programs: dict[Voice, int] | None = None
 
 
 class Renderer(Protocol):
     name: str
     sample_rate: int
 
-    def render(self, latent: np.ndarray, path: EmotionPath, seconds: float, seed: int) -> tuple[np.ndarray, dict]:
-        """Audio for one latent ``(channels, frames)``, plus details for the info dict."""
+    def render(self, latent: np.ndarray, path: EmotionPath, seconds: float, seed: int) -> Rendered:
+        """Audio for one latent ``(channels, frames)``, details for the info dict and the score if composed."""
 
 
 def validate_renderer(name: str) -> str:
@@ -57,9 +80,10 @@ def validate_renderer(name: str) -> str:
     return key
 
 
-def _synthesise(style: str, seconds: float, seed: int, sample_rate: int, **source) -> np.ndarray:
-    make = create_piano_melody if style == "piano" else create_melodic_music
-    return np.asarray(make(seconds=seconds, seed=seed, sample_rate=sample_rate, **source), dtype=np.float32)
+def _synthesise(style: str, source: ParamSource, seed: int, sample_rate: int, details: dict, controls=None) -> Rendered:
+    """Compose and render with the music engine, keeping the score (``style``: ensemble or piano)."""
+    piece = render_piece(source, style=style, seed=seed, controls=controls, sample_rate=sample_rate)
+    return Rendered(np.asarray(piece.audio, dtype=np.float32), details, piece.score, dict(piece.programs))
 
 
 @dataclass
@@ -78,18 +102,17 @@ class SynthRenderer:
         descriptors = moving_average(self.score.predict(latent), DESCRIPTOR_SMOOTHING)
         return descriptors, ParamCurve.from_knobs(self.calibration.knobs(descriptors), seconds)
 
-    def render(self, latent: np.ndarray, path: EmotionPath, seconds: float, seed: int) -> tuple[np.ndarray, dict]:
+    def render(self, latent: np.ndarray, path: EmotionPath, seconds: float, seed: int) -> Rendered:
         del path  # deliberately unused: the emotion must come through the latent
         descriptors, params = self.read(latent, seconds)
         controls = latent_to_controls(latent, seconds, self.settings)
-        audio = _synthesise(self.style, seconds, seed, self.sample_rate, params=params, controls=controls)
         details = {
             "style": self.style,
             "descriptors": {name: round(float(v), 3) for name, v in zip(DESCRIPTOR_NAMES, descriptors.mean(axis=0))},
             "engine": {name: round(float(np.mean(v)), 3) for name, v in params.curves.items()},
             "controls": {name: np.round(getattr(controls, name), 3).tolist() for name in ("contour", "density", "dynamics")},
         }
-        return audio, details
+        return _synthesise(self.style, params, seed, self.sample_rate, details, controls)
 
 
 @dataclass
@@ -100,11 +123,10 @@ class RulesRenderer:
     style: str = "ensemble"
     name: str = "rules"
 
-    def render(self, latent: np.ndarray, path: EmotionPath, seconds: float, seed: int) -> tuple[np.ndarray, dict]:
+    def render(self, latent: np.ndarray, path: EmotionPath, seconds: float, seed: int) -> Rendered:
         del latent  # deliberately unused: this is the no-model baseline
         valence, arousal = path.curve(EMOTION_CURVE_POINTS) if path.is_trajectory else path.start
-        audio = _synthesise(self.style, seconds, seed, self.sample_rate, valence=valence, arousal=arousal)
-        return audio, {"style": self.style}
+        return _synthesise(self.style, EmotionCurve(valence, arousal, seconds), seed, self.sample_rate, {"style": self.style})
 
 
 def check_codec_matches(expected: dict, actual: dict) -> None:
@@ -171,7 +193,7 @@ class NeuralRenderer:
             return self.codec.decode(latent)
         return self._worker.run(self.codec.decode, latent)
 
-    def render(self, latent: np.ndarray, path: EmotionPath, seconds: float, seed: int) -> tuple[np.ndarray, dict]:
+    def render(self, latent: np.ndarray, path: EmotionPath, seconds: float, seed: int) -> Rendered:
         channels = int(self.codec.identity.get("channels", latent.shape[0]))
         if latent.shape[0] != channels:
             raise ValueError(f"latent has {latent.shape[0]} channels; the codec decodes {channels}")
@@ -184,4 +206,4 @@ class NeuralRenderer:
             raise RuntimeError("the codec decoder produced NaN/inf samples; the checkpoint or codec is broken")
         peak = float(np.max(np.abs(audio))) if audio.size else 0.0
         gain = NEURAL_PEAK / peak if peak > NEURAL_PEAK else 1.0
-        return audio * np.float32(gain), {"codec_id": self.codec.identity.get("codec_id"), "gain": gain}
+        return Rendered(audio * np.float32(gain), {"codec_id": self.codec.identity.get("codec_id"), "gain": gain})
