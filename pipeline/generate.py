@@ -5,11 +5,14 @@
     python -m pipeline.generate --checkpoint vae_model/best.pt --emotion sad --to happy   # a trajectory
     python -m pipeline.generate --checkpoint vae_model/best.pt --all-presets              # + comparison figure
     python -m pipeline.generate --checkpoint vae_model/best.pt --all-presets --ablation noise --save-latent
+    python -m pipeline.generate --checkpoint vae_model/best.pt --emotion calm --midi       # + calm_synth_seed0.mid
 
 Renderers: synth (the engine plays what the score decoder reads off the VAE's latent), rules (the
 no-model baseline: hand-written emotion -> music rules), neural (EnCodec decoder). --ablation noise
 renders white-noise latents with the training latents' per-channel statistics instead of the VAE's
 sample; --ablation shuffled samples the VAE at a random other emotion and labels it with the one asked.
+--midi also saves each piece's score as a Standard MIDI File beside its .wav (one track per voice,
+tempo map and key signatures, as long as the audio); synth and rules only, as neural has no score.
 
 --emotion takes a preset (happy, angry, sad, calm) or "V,A" on the [0, 1] scale. The same arguments
 and seed give the same audio on the same kind of device; re-running skips pieces already written.
@@ -38,6 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--renderer", choices=RENDERERS, default="synth", help="; ".join(f"{k}: {v}" for k, v in RENDERER_HELP.items()) + " (default: synth)")
     parser.add_argument("--ablation", choices=ABLATIONS, default="none", help="replace the VAE's sample: noise latents or a shuffled condition (default: none)")
     parser.add_argument("--save-latent", action="store_true", help="also write the rendered latent as <name>.npy beside the .wav")
+    parser.add_argument("--midi", action="store_true", help="also write the piece's score as <name>.mid beside the .wav (synth and rules)")
     parser.add_argument("--style", choices=("ensemble", "piano"), default="ensemble", help="synth arrangement (default: ensemble)")
     parser.add_argument("--seconds", type=float, default=10.0, help=f"length in seconds, (0, {MAX_SECONDS:g}] (default: 10)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -58,7 +62,8 @@ def print_summary(result: GenerationResult) -> None:
         estimate = info.get("estimated_emotion")
         target = "V={:.2f} A={:.2f}".format(*info["emotion"]) + (" -> V={:.2f} A={:.2f}".format(*info["to"]) if info.get("to") else "")
         extra = "  estimated V={:.2f} A={:.2f}".format(*estimate) if estimate else ""
-        print(f"  {piece.wav.name}: {target}{extra}{'  (already there)' if piece.resumed else ''}")
+        midi = f" + {piece.midi.name}" if piece.midi is not None else ""
+        print(f"  {piece.wav.name}{midi}: {target}{extra}{'  (already there)' if piece.resumed else ''}")
     if result.figure is not None:
         print(f"  figure: {result.figure}")
 
@@ -71,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                               guidance=args.guidance)
     config = GenerationStageConfig(piece=piece, out_dir=args.out, emotions=tuple(args.emotion),
                                    all_presets=args.all_presets, estimator=args.estimator, save_latent=args.save_latent,
-                                   overwrite=args.overwrite)
+                                   midi=args.midi, overwrite=args.overwrite)
     try:
         result = run_generation(config)
     except (EmotionValueError, ValueError, FileNotFoundError, RuntimeError) as exc:

@@ -1,10 +1,10 @@
-"""The generation stage: a checkpoint -> ``.wav`` files (+ JSON sidecars) and the preset figure.
+"""The generation stage: a checkpoint -> ``.wav`` files (+ JSON sidecars, optional ``.mid``) and the preset figure.
 
 What it adds over :func:`~emovae.generate.generator.generate_audio`: naming and writing outputs
 atomically, skipping pieces whose identical request is already on disk (re-runs are free), an
 optional estimate of each piece's emotion with the project's estimator (target vs estimate in
-every sidecar), progress reporting, and the side-by-side waveform + spectrogram figure when the
-four presets are rendered.
+every sidecar), the optional MIDI file of each piece's score (``midi``; synth and rules only),
+progress reporting, and the side-by-side waveform + spectrogram figure when the four presets are rendered.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from emovae.emotion import PRESETS
 from emovae.eval.estimator import EmotionEstimator
 from emovae.generate.generator import GenerationRequest, get_generator, to_emotion
 from emovae.generate.plots import plot_preset_comparison
+from emovae.generate.render import MIDI_NEEDS_SCORE, MIDI_RENDERERS, validate_renderer
+from emovae.generate.sampler import GenerationInputError
 from emovae.io import read_json, save_npy, write_json
 from emovae.progress import Progress
 
@@ -41,6 +43,7 @@ class GenerationStageConfig:
     all_presets: bool = False
     estimator: Path | None = None
     save_latent: bool = False  # write the rendered latent as <name>.npy beside the .wav
+    midi: bool = False  # write the piece's score as <name>.mid beside the .wav (synth and rules only)
     overwrite: bool = False
     show_progress: bool = True
 
@@ -49,6 +52,8 @@ class GenerationStageConfig:
         emotions = tuple(PRESETS) if self.all_presets else tuple(self.emotions)
         if not emotions:
             raise ValueError("no emotion given; pass --emotion NAME|V,A or --all-presets")
+        if self.midi and validate_renderer(self.piece.renderer) not in MIDI_RENDERERS:
+            raise GenerationInputError(MIDI_NEEDS_SCORE)
         out = []
         for emotion in emotions:
             request = replace(self.piece, emotion=emotion).validated()
@@ -63,6 +68,7 @@ class GeneratedPiece:
     wav: Path
     info: dict
     resumed: bool
+    midi: Path | None = None  # <name>.mid beside the .wav, when asked for
 
 
 @dataclass
@@ -113,12 +119,15 @@ def run_generation(config: GenerationStageConfig, progress: Progress | None = No
         ablated = "" if request.ablation == "none" else f"_{request.ablation}"
         name = f"{label}_{request.renderer}{ablated}_seed{request.seed}"
         wav, sidecar, latent_file = out_dir / f"{name}.wav", out_dir / f"{name}.json", out_dir / f"{name}.npy"
+        midi_file = out_dir / f"{name}.mid"
         key = _request_key(request)
         previous = read_json(sidecar) if sidecar.is_file() and wav.is_file() else None
         latent_there = latent_file.is_file() or not config.save_latent
-        if previous is not None and not config.overwrite and previous.get("request") == key and latent_there:
+        midi_there = midi_file.is_file() or not config.midi
+        midi = midi_file if config.midi else None
+        if previous is not None and not config.overwrite and previous.get("request") == key and latent_there and midi_there:
             audio, sample_rate = load_audio(wav), int(previous["info"]["sample_rate"])
-            result.pieces.append(GeneratedPiece(name, wav, previous["info"], resumed=True))
+            result.pieces.append(GeneratedPiece(name, wav, previous["info"], resumed=True, midi=midi))
         else:
             generator = get_generator(request.checkpoint, request.device, request.codec_weights)
             generated = generator.generate_piece(request)
@@ -127,9 +136,11 @@ def run_generation(config: GenerationStageConfig, progress: Progress | None = No
                 info["estimated_emotion"] = list(estimator.predict(audio, sample_rate))
             if config.save_latent:
                 save_npy(latent_file, generated.latent)
+            if config.midi:
+                generated.write_midi(midi_file)
             write_wav(wav, audio, sample_rate)
             write_json(sidecar, {"version": SIDECAR_VERSION, "request": key, "info": info})
-            result.pieces.append(GeneratedPiece(name, wav, info, resumed=False))
+            result.pieces.append(GeneratedPiece(name, wav, info, resumed=False, midi=midi))
         clips[label] = audio
         if progress is not None:
             progress(done, len(jobs), f"{name}.wav")
