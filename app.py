@@ -165,13 +165,16 @@ def _generate_tab(app: AppServices, demo: gr.Blocks, checkpoint: gr.State) -> gr
         with gr.Column(scale=5):
             audio = gr.Audio(value=str(first.path) if first else None, label="Generated music", type="filepath",
                              interactive=False, elem_id="generated-audio", waveform_options=NATIVE_PLAYER)
-            download = gr.File(value=str(first.path) if first else None, label="Download (WAV)", interactive=False)
+            with gr.Row():
+                download = gr.File(value=str(first.path) if first else None, label="Download (WAV)", interactive=False)
+                midi = gr.File(value=str(first.midi) if first and first.midi else None, label="Download (MIDI)",
+                               interactive=False, elem_id="generated-midi")
             info = gr.Markdown(first.markdown if first else "rendering the first clip…", elem_id="clip-info")
         with gr.Column(scale=6):
             plot = gr.Plot(value=first.figure if first else None, label="Waveform and spectrogram")
 
     inputs = [checkpoint, mode, valence, arousal, valence_end, arousal_end, renderer, seconds, seed, temperature]
-    outputs = [audio, download, info, emotion_map]
+    outputs = [audio, download, info, emotion_map, midi]  # midi last: the API's first four values keep their places
     run = user_errors(app.generation.generate_outputs)
     draw = user_errors(app.generation.clip_figure)
 
@@ -203,13 +206,13 @@ def _generate_tab(app: AppServices, demo: gr.Blocks, checkpoint: gr.State) -> gr
         screen = app.first_screen()  # waits for the warm-up (a few seconds, only right after start)
         radio = renderer_update(app, DEMO_CHECKPOINT)
         if first is not None:
-            return radio, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return radio, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         if screen is None:
-            return radio, None, None, public_text(app.status_markdown()), None
-        return radio, str(screen.path), str(screen.path), screen.markdown, screen.figure
+            return radio, None, None, public_text(app.status_markdown()), None, None
+        return radio, str(screen.path), str(screen.path), screen.markdown, screen.figure, str(screen.midi) if screen.midi else None
 
     # no concurrency limit: waiting for the warm-up must not hold a slot that generations queue for
-    demo.load(on_page_load, None, [renderer, audio, download, info, plot], api_visibility="private",
+    demo.load(on_page_load, None, [renderer, audio, download, info, plot, midi], api_visibility="private",
               show_progress="hidden", concurrency_limit=None)
     return renderer
 

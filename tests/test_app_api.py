@@ -12,6 +12,7 @@ import os
 import re
 import socket
 
+import mido
 import numpy as np
 import pytest
 import soundfile as sf
@@ -67,12 +68,13 @@ def test_each_preset_generates_its_own_music(app):
     clips = {}
     for name, (v, a) in PRESETS.items():
         assert tuple(client.predict(api_name=f"/preset_{name}")[:2]) == (v, a)
-        audio_path, download, info, _map = generate(client, v, a, seconds=2, seed=1)
+        audio_path, download, info, _map, midi = generate(client, v, a, seconds=2, seed=1)
         audio, sr = sf.read(audio_path)
         assert sr == 24_000 and audio.shape == (2 * 24_000,)
         assert np.abs(audio).max() > 0.01, f"{name} is silent"
         assert f"({name})" in info and "synth" in info
         assert sf.read(download)[0].shape == audio.shape
+        assert mido.MidiFile(midi).length == pytest.approx(2.0, abs=0.005)  # the score, offered beside the WAV
         clips[name] = audio
     names = list(clips)
     for i, a in enumerate(names):
@@ -85,7 +87,7 @@ def test_same_seed_same_clip_and_trajectory_mode(app):
     one = sf.read(generate(client, 0.3, 0.6, seed=7)[0])[0]
     two = sf.read(generate(client, 0.3, 0.6, seed=7)[0])[0]
     assert np.array_equal(one, two)
-    path, _, info, _ = generate(client, 0.1, 0.1, mode="trajectory A → B", end=(0.9, 0.9))
+    path, _, info, _, _ = generate(client, 0.1, 0.1, mode="trajectory A → B", end=(0.9, 0.9))
     assert "→" in info and "(sad)" in info and "(happy)" in info
 
 
@@ -301,7 +303,7 @@ def test_tiny_training_run_end_to_end_and_only_its_owner_controls_it(app):
     assert best == f"{run_id}/best.pt"  # relative to the runs folder: no server path reaches the visitor
     # the new checkpoint generates music for its owner
     assert "best.pt" in owner.predict(None, best, api_name="/use_checkpoint")
-    audio_path, _, info, _ = generate(owner, 0.5, 0.5)
+    audio_path, _, info, _, _ = generate(owner, 0.5, 0.5)
     assert "best.pt" in info and sf.read(audio_path)[0].size == 2 * 24_000
 
     # a long run is stopped by its owner only, after the current step

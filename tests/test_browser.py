@@ -92,6 +92,9 @@ def test_first_screen_plays_and_a_preset_and_a_map_click_generate(url, page):
                            arg=first, timeout=30_000)
     assert slider_value(page, "valence") == 0.0 and slider_value(page, "arousal") == 0.0
     assert page.evaluate("() => document.querySelector('#generated-audio audio').readyState") >= 0
+    # the clip's MIDI file is offered beside its WAV
+    page.wait_for_function("() => [...document.querySelectorAll('#generated-midi a')].some("
+                           "a => a.href.includes('emovae-sad') && a.href.includes('.mid'))", timeout=30_000)
 
     # click the map where (V, A) = (0.85, 0.8): the image may be scaled, so aim in displayed pixels
     image = page.locator("#emotion-map img")

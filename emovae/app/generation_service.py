@@ -1,6 +1,6 @@
 """The Generate tab: from the session's checkpoint and the sliders to a saved, described clip.
 
-Validation and the WAV live in :mod:`emovae.app.generation`; this service adds what the tab needs
+Validation and the WAV and MIDI files live in :mod:`emovae.app.generation`; this service adds what the tab needs
 around them: which checkpoint a session label means, whether its codec allows ``neural``, the map
 click, the first screen's clip and the clip's figure.
 
@@ -12,12 +12,13 @@ without importing torch, and only the very first start of a host renders it (aft
 from __future__ import annotations
 
 import hashlib
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import emovae
-from emovae.io import read_json, write_json
+from emovae.io import atomic_path, read_json, write_json
 
 from emovae.app import figures
 from emovae.app.checkpoints import DEMO_CHECKPOINT, CheckpointCatalog
@@ -34,11 +35,12 @@ FIRST_CLIP = {"valence": 0.8, "arousal": 0.75, "seconds": 10, "seed": 0}  # what
 
 @dataclass
 class FirstScreen:
-    """The clip the Generate tab opens with: its WAV, description and waveform + spectrogram figure."""
+    """The clip the Generate tab opens with: its WAV, description, waveform + spectrogram figure and MIDI file."""
 
     path: Path
     markdown: str
     figure: object  # plotly Figure
+    midi: Path | None = None
 
 
 def code_fingerprint(folder: Path) -> str:
@@ -100,28 +102,33 @@ class GenerationService:
 
     def generate_outputs(self, checkpoint_label, mode, valence, arousal, valence_end, arousal_end, renderer, seconds, seed,
                          temperature):
-        """The Generate button: audio path, download path, description, updated emotion map."""
+        """The Generate button: audio path, WAV download, description, updated emotion map, MIDI download.
+
+        The MIDI download is None for the neural renderer (no score; the description says so). It
+        comes last so that API callers reading the first four values by position are unaffected.
+        """
         end = (valence_end, arousal_end) if choice_of(mode, "mode", (SINGLE_MODE, TRAJECTORY_MODE)) == TRAJECTORY_MODE else None
         clip = self.generate(checkpoint_label, valence, arousal, seconds, seed, temperature, renderer, end)
         image = figures.render_emotion_map(
             marker=None if clip.end else clip.emotion, trajectory=(clip.emotion, clip.end) if clip.end else None
         )
-        return str(clip.path), str(clip.path), public_text(clip.markdown()), image
+        midi = str(clip.midi) if clip.midi is not None else None
+        return str(clip.path), str(clip.path), public_text(clip.markdown()), image, midi
 
-    def _first_screen_files(self) -> tuple[Path, Path]:
+    def _first_screen_files(self) -> tuple[Path, Path, Path]:
         key = code_fingerprint(self.checkpoints.path(DEMO_CHECKPOINT).parent)
         folder = self.settings.cache_dir / "first-clip"
-        return folder / f"{key}.wav", folder / f"{key}.json"
+        return folder / f"{key}.wav", folder / f"{key}.json", folder / f"{key}.mid"
 
     def cached_first_screen(self) -> FirstScreen | None:
         """The first screen from the app cache (no torch, no rendering), or None before it was made here."""
         import plotly.io
 
-        wav, meta = self._first_screen_files()
+        wav, meta, midi = self._first_screen_files()
         if not (wav.is_file() and meta.is_file()):
             return None
         saved = read_json(meta)
-        return FirstScreen(wav, saved["markdown"], plotly.io.from_json(saved["figure"]))
+        return FirstScreen(wav, saved["markdown"], plotly.io.from_json(saved["figure"]), midi if midi.is_file() else None)
 
     def first_screen(self) -> FirstScreen:
         """The first screen, rendered and stored in the app cache unless it is there already."""
@@ -132,12 +139,15 @@ class GenerationService:
             return cached
         c = FIRST_CLIP
         clip = self.generate(DEMO_CHECKPOINT, c["valence"], c["arousal"], seconds=c["seconds"], seed=c["seed"])
-        wav, meta = self._first_screen_files()
+        wav, meta, midi = self._first_screen_files()
         write_wav(wav, clip.audio, clip.sample_rate)
+        if clip.midi is not None:  # the clips folder is pruned: keep a copy beside the cached WAV
+            with atomic_path(midi) as tmp:
+                shutil.copyfile(clip.midi, tmp)
         figure = self.clip_figure(str(wav))
         markdown = public_text(clip.markdown())
-        write_json(meta, {"markdown": markdown, "figure": figure.to_json()})  # last: it marks the pair complete
-        return FirstScreen(wav, markdown, figure)
+        write_json(meta, {"markdown": markdown, "figure": figure.to_json()})  # last: it marks the files complete
+        return FirstScreen(wav, markdown, figure, midi if clip.midi is not None else None)
 
     def clip_figure(self, path: str | None):
         """Waveform + spectrogram of a generated clip."""
