@@ -100,6 +100,7 @@ def test_the_first_clip_is_kept_across_restarts_and_redone_when_the_checkpoint_c
     assert kept is not None and kept.path == made.path and kept.markdown == made.markdown
     assert [trace.type for trace in kept.figure.data] == [trace.type for trace in made.figure.data]
     assert kept.figure.layout.height == made.figure.layout.height
+    assert made.midi is not None and kept.midi == made.midi and made.midi.parent == made.path.parent  # its score too
 
     (bundle_dir / "vae.pt").touch()  # a rebuilt checkpoint: its first clip is rendered anew
     assert AppServices.create(settings).generation.cached_first_screen() is None
