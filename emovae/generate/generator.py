@@ -33,7 +33,6 @@ from emovae.generate.sampler import (
 )
 from emovae.model.score import SCORE_DECODER_FILE, ScoreDecoder
 from emovae.music.events import Score, Voice
-from emovae.music.midi import write_midi
 
 EmotionLike = str | tuple[float, float]
 
@@ -121,6 +120,8 @@ class GeneratedPiece:
 
     def write_midi(self, path: str | os.PathLike) -> Path:
         """Save the piece's score as a Standard MIDI File (as long as the audio); refused without a score."""
+        from emovae.music.midi import write_midi  # lazy: mido is needed only by those who export
+
         if self.score is None:
             raise GenerationInputError(MIDI_NEEDS_SCORE)
         return write_midi(self.score, path, self.programs)
