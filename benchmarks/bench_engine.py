@@ -33,10 +33,12 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
-from emovae.audio import write_wav
-from emovae.emotion import PRESETS
-from emovae.eval.dissonance import WEIGHTINGS, key_mode, roughness
-from emovae.music import create_melodic_music
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a plain script from anywhere
+
+from emovae.audio import write_wav  # noqa: E402
+from emovae.emotion import PRESETS  # noqa: E402
+from emovae.eval.dissonance import WEIGHTINGS, key_mode, roughness  # noqa: E402
+from emovae.music import create_melodic_music  # noqa: E402
 
 LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
 SAMPLE_RATE = 44_100

@@ -9,14 +9,18 @@ Goal: 10 s of synth audio in <= 100 ms median on 2 cores.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 import argparse
 import statistics
 import tempfile
 import time
 
-from emovae.data.demo import make_demo_dataset
-from emovae.emotion import PRESETS
-from emovae.music import create_melodic_music, create_piano_melody
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a plain script from anywhere
+
+from emovae.data.demo import make_demo_dataset  # noqa: E402
+from emovae.emotion import PRESETS  # noqa: E402
+from emovae.music import create_melodic_music, create_piano_melody  # noqa: E402
 
 
 def time_synth(function, seconds: float, repeats: int) -> list[float]:

@@ -13,13 +13,16 @@ Without ``--after`` only the "before" row is drawn.
 
 from __future__ import annotations
 
+import sys
 import argparse
 from pathlib import Path
 
 import numpy as np
 
-from emovae.audio import load_audio
-from emovae.emotion import PRESETS
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a plain script from anywhere
+
+from emovae.audio import load_audio  # noqa: E402
+from emovae.emotion import PRESETS  # noqa: E402
 
 SAMPLE_RATE = 22_050  # spectrograms to ~11 kHz: all that a log-frequency axis of music shows
 N_FFT, HOP = 2048, 512
