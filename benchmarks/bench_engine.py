@@ -57,13 +57,6 @@ def render(valence: float, arousal: float, seconds: float, seed: int) -> tuple[n
     return np.asarray(audio), 1000.0 * (time.perf_counter() - start)
 
 
-def to_mono(audio: np.ndarray) -> np.ndarray:
-    """Channels averaged: ``(n,)``, ``(n, channels)`` or ``(channels, n)``."""
-    if audio.ndim == 1:
-        return audio
-    return audio.mean(axis=1) if audio.shape[1] <= audio.shape[0] else audio.mean(axis=0)
-
-
 def rho(x: list[float], y: list[float]) -> float:
     return float(spearmanr(x, y).statistic) if len(set(x)) > 1 and len(set(y)) > 1 else float("nan")
 
@@ -74,13 +67,12 @@ def measure(seconds: float, seeds: int) -> list[dict]:
     for valence in LEVELS:
         for arousal in LEVELS:
             for seed in range(seeds):
-                audio, ms = render(valence, arousal, seconds, seed)
-                mono = to_mono(audio)
+                audio, ms = render(valence, arousal, seconds, seed)  # the measures fold channels down themselves
                 row = {"valence": valence, "arousal": arousal, "seed": seed, "render_ms": ms,
                        "channels": 1 if audio.ndim == 1 else min(audio.shape)}
                 for weighting in WEIGHTINGS:
-                    row[f"roughness_{weighting}"] = roughness(mono, SAMPLE_RATE, weighting)
-                row["mode"] = key_mode(mono, SAMPLE_RATE)
+                    row[f"roughness_{weighting}"] = roughness(audio, SAMPLE_RATE, weighting)
+                row["mode"] = key_mode(audio, SAMPLE_RATE)
                 rows.append(row)
                 if sys.stderr.isatty():
                     print(f"\r  {len(rows)}/{total} clips", end="", file=sys.stderr, flush=True)

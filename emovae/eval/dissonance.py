@@ -31,7 +31,7 @@ from typing import Literal
 
 import numpy as np
 
-from emovae.analysis.descriptors import key_fit
+from emovae.analysis.descriptors import ANALYSIS_RATE, HOP as ANALYSIS_HOP, N_FFT, key_fit
 from emovae.analysis.descriptors import prepare as prepare_for_analysis
 
 Weighting = Literal["equal_loudness", "a_weighting"]
@@ -208,11 +208,9 @@ def key_mode(audio: np.ndarray, sample_rate: int) -> str:
     """
     import librosa
 
-    y = prepare_for_analysis(_mono(audio, "audio"), sample_rate)
-    sr = 22_050
-    hop = 512
-    chroma = librosa.feature.chroma_cqt(y=y, sr=sr, hop_length=hop)
-    rms = librosa.feature.rms(y=y, frame_length=2048, hop_length=hop)[0]
+    y = prepare_for_analysis(_mono(audio, "audio"), sample_rate)  # mono at ANALYSIS_RATE
+    chroma = librosa.feature.chroma_cqt(y=y, sr=ANALYSIS_RATE, hop_length=ANALYSIS_HOP)
+    rms = librosa.feature.rms(y=y, frame_length=N_FFT, hop_length=ANALYSIS_HOP)[0]
     n = min(chroma.shape[1], rms.size)
     chroma, rms = chroma[:, :n], rms[:n]
     rms_db = 20.0 * np.log10(rms + 1e-9)
