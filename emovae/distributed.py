@@ -76,7 +76,14 @@ def cores_per_process(env: DistEnv | None = None) -> int:
 
 @contextlib.contextmanager
 def process_group(env: DistEnv, backend: str = "gloo", timeout_s: float = DEFAULT_TIMEOUT_S) -> Iterator[DistEnv]:
-    """Join the run's process group for the block (nothing to do for a world of one), then leave it."""
+    """Join the run's process group for the block (nothing to do for a world of one), then leave it together.
+
+    After a block that ended normally every rank waits at a barrier before the group is destroyed: rank 0
+    alone writes the final files, and a rank that tore its gloo transport down and exited meanwhile was
+    seen to abort at interpreter exit (SIGABRT, "terminate called without an active exception"), which
+    torchrun reports as a failed run. After an exception the group is destroyed at once (waiting for
+    ranks that may never arrive would only turn the error into a timeout).
+    """
     if not env.active or dist.is_initialized():
         yield env
         return
@@ -84,6 +91,7 @@ def process_group(env: DistEnv, backend: str = "gloo", timeout_s: float = DEFAUL
                             timeout=datetime.timedelta(seconds=float(timeout_s)))
     try:
         yield env
+        barrier("the run (rank 0 writes the final files)", timeout_s)
     finally:
         dist.destroy_process_group()
 

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emovae.distributed import DistEnv, DistributedError
+from emovae import distributed
+from emovae.distributed import DistEnv, DistributedError, process_group
 from emovae.model.checkpoint import read_checkpoint
 from emovae.train.parallel import DataParallel
 from emovae.train.synthetic import write_synthetic_latents
@@ -79,3 +80,21 @@ def test_two_processes_train_resume_and_write_once(tmp_path, capsys):
     assert cli_main(["--out", str(run), "--resume", "--epochs", "6"]) == 2  # one process cannot continue it exactly
     assert "resume it with the same number (torchrun --nproc_per_node" in capsys.readouterr().err
     assert (run / "last.pt").read_bytes() == before
+
+
+def test_ranks_leave_the_process_group_together_after_a_normal_run_and_at_once_after_an_error(monkeypatch):
+    """A rank that left while rank 0 still wrote its files aborted at exit (SIGABRT seen in CI): wait first."""
+    calls = []
+    monkeypatch.setattr(distributed.dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(distributed.dist, "init_process_group", lambda **kw: calls.append("init"))
+    monkeypatch.setattr(distributed.dist, "destroy_process_group", lambda: calls.append("destroy"))
+    monkeypatch.setattr(distributed, "barrier", lambda what, timeout_s: calls.append(f"barrier {timeout_s:g}"))
+    env = DistEnv(1, 2, 1, 2)
+    with process_group(env, "gloo", timeout_s=7):
+        calls.append("work")
+    assert calls == ["init", "work", "barrier 7", "destroy"]
+    calls.clear()
+    with pytest.raises(ValueError):
+        with process_group(env, "gloo", timeout_s=7):
+            raise ValueError("a rank failed")
+    assert calls == ["init", "destroy"]
