@@ -15,7 +15,14 @@ texture (spread, flux) is where much of a chunk's music lives (onsets, percussio
 decoder therefore also predicts a per-channel, per-frame log-variance, trained by the Gaussian
 likelihood, and :meth:`ConditionalVAE.generate` *samples* p(x | z, c) instead of returning its mean.
 Measured on the demo data: with the mean alone the generated latents sit 50-80x further (Fréchet)
-from real test-song latents than real training songs do. Per-channel normalisation
+from real test-song latents than real training songs do.
+
+Why a chunk level (``chunk_stats_rank``): the per-frame model above makes every sample its emotion's
+prototype, because what tells two songs of one emotion apart (each channel's mean and spread over the
+chunk) is too small a share of the frame variance for its likelihood to care. With a chunk level the
+VAE models each chunk *standardised by its own statistics* (its texture), and the statistics get a
+prior of their own, p(s | c) (:mod:`emovae.model.chunk_stats`); a sample is texture x exp(log std) +
+mean. Per-channel normalisation
 statistics are buffers, so they are saved and restored with the weights: callers always pass and get
 raw EnCodec latents.
 """
@@ -28,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from emovae.model.chunk_stats import ChunkStatsPrior, standardize
 from emovae.model.config import VAEConfig
 from emovae.model.modules import (
     ConditionEmbedding,
@@ -52,6 +60,7 @@ class VAEOutput:
     prior_mu: torch.Tensor | None = None  # p(z | c), broadcastable to mu; None is N(0, I)
     prior_logvar: torch.Tensor | None = None
     recon_logvar: torch.Tensor | None = None  # (B, C, T) decoder log-variance; None: fixed variance (MSE)
+    normalized: torch.Tensor | None = None  # (B, C, T) the whole normalised chunk; ``target`` is its texture
 
 
 LOGVAR_RANGE = (-8.0, 4.0)  # normalised units: a variance between ~3e-4 and ~55 times the channel's
@@ -91,6 +100,8 @@ class ConditionalVAE(nn.Module):
             nn.init.zeros_(self.dec_logvar.bias)
 
         self.emotion_head = EmotionHead(c.in_channels, c.cond_hidden) if c.emotion_head else None
+        # fitted in closed form by the training stage before the first step (buffers: saved with the weights)
+        self.chunk_stats = ChunkStatsPrior(c.in_channels, c.chunk_stats_rank) if c.chunk_stats_rank else None
 
         if c.conditional_prior:
             self.prior_cond = ConditionEmbedding(c.cond_dim, c.cond_hidden, null=c.unconditional)
@@ -107,6 +118,11 @@ class ConditionalVAE(nn.Module):
     def normalize(self, x_raw: torch.Tensor) -> torch.Tensor:
         self._check_input(x_raw)
         return (x_raw - self.norm_mean[:, None]) / self.norm_std[:, None]
+
+    def texture(self, x_norm: torch.Tensor) -> torch.Tensor:
+        """What the per-frame VAE models: the normalised chunk standardised by its own statistics
+        (unchanged without a chunk level)."""
+        return standardize(x_norm)[0] if self.chunk_stats is not None else x_norm
 
     def denormalize(self, x_norm: torch.Tensor) -> torch.Tensor:
         return x_norm * self.norm_std[:, None] + self.norm_mean[:, None]
@@ -171,24 +187,34 @@ class ConditionalVAE(nn.Module):
         ``null_mask`` (B,) drops the condition of those rows from the decoder and the prior (never from
         the encoder, which only ever runs on real chunks): condition dropout for guidance.
         """
-        target = self.normalize(x_raw)
+        normalized = self.normalize(x_raw)
+        target = self.texture(normalized)
         mu, logvar = self.encode(target, cond)
         noise = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         z = mu + torch.exp(0.5 * logvar) * noise
         prior_mu, prior_logvar = self.prior(cond, mu.shape[-1], null_mask)
         recon, recon_logvar = self.decode_distribution(z, cond, target.shape[-1], null_mask)
         return VAEOutput(target=target, recon=recon, mu=mu, logvar=logvar, prior_mu=prior_mu,
-                         prior_logvar=prior_logvar, recon_logvar=recon_logvar)
+                         prior_logvar=prior_logvar, recon_logvar=recon_logvar, normalized=normalized)
 
     # --- public API used by later stages -------------------------------------------------------------
     def encode_latents(self, x_raw: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Raw EnCodec latents ``(B, 128, T)`` and emotions ``(B, 2)`` -> posterior ``(mu, logvar)``."""
-        return self.encode(self.normalize(x_raw), cond)
+        return self.encode(self.texture(self.normalize(x_raw)), cond)
 
     def reconstruct(self, x_raw: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """Deterministic reconstruction through the posterior mean, in raw units."""
-        mu, _ = self.encode_latents(x_raw, cond)
-        return self.denormalize(self.decode(mu, cond, x_raw.shape[-1]))
+        """Deterministic reconstruction through the posterior mean, in raw units (with a chunk level the
+        chunk's own statistics are part of its code, so they are put back exactly)."""
+        normalized = self.normalize(x_raw)
+        if self.chunk_stats is None:
+            texture, mean, log_sd = normalized, None, None
+        else:
+            texture, mean, log_sd = standardize(normalized)
+        mu, _ = self.encode(texture, cond)
+        recon = self.decode(mu, cond, x_raw.shape[-1])
+        if mean is not None:
+            recon = recon * torch.exp(log_sd)[..., None] + mean[..., None]
+        return self.denormalize(recon)
 
     @torch.no_grad()
     def generate(
@@ -201,8 +227,9 @@ class ConditionalVAE(nn.Module):
     ) -> torch.Tensor:
         """Sample raw latents ``(B, 128, n_frames)`` for emotions ``(B, 2)`` or trajectories ``(B, 2, T)``.
 
-        ``z`` is drawn from the prior p(z | c) and, with ``decoder_variance``, the output from p(x | z, c),
-        both spreads scaled by ``temperature`` (0 gives the means); the generator (on the model's
+        ``z`` is drawn from the prior p(z | c) and, with ``decoder_variance``, the output from p(x | z, c);
+        with a chunk level the piece's statistics come from p(s | c). All spreads are scaled by
+        ``temperature`` (0 gives the means); the generator (on the model's
         device) makes a sample reproducible. ``guidance`` != 1 extrapolates the decoder's mean and
         log-variance from the unconditional towards the conditional ones (needs ``unconditional``).
         """
@@ -229,6 +256,9 @@ class ConditionalVAE(nn.Module):
         if logvar is not None:
             output_noise = torch.randn(mean.shape, generator=generator, device=device)
             mean = mean + torch.exp(0.5 * logvar) * output_noise * float(temperature)
+        if self.chunk_stats is not None:
+            stats_mean, stats_log_sd = self.chunk_stats.sample(cond, n_frames, generator, temperature)
+            mean = mean * torch.exp(stats_log_sd) + stats_mean
         return mean
 
     # --- helpers -------------------------------------------------------------------------------------

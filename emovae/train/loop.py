@@ -29,6 +29,7 @@ from emovae.model.config import VAEConfig
 from emovae.model.loss import beta_schedule, vae_loss
 from emovae.model.vae import ConditionalVAE
 from emovae.train.callbacks import Callback, dispatch
+from emovae.train.chunk_stats import fit_chunk_stats
 from emovae.train.config import TrainConfig
 from emovae.train.dataset import (
     DatasetError,
@@ -193,6 +194,8 @@ def _start(out: Path, config: TrainConfig, dataset: LatentDataset, model: Condit
         save_split(out / SPLIT, split, dataset.labels)
     mean, std = channel_stats(dataset.latents, split.train_index)
     model.set_normalization(torch.from_numpy(mean), torch.from_numpy(std))
+    if model.chunk_stats is not None:  # closed form, training songs only; the weights then train around it
+        fit_chunk_stats(model, dataset, split.train_index)
     return split, LoopState()
 
 
@@ -258,7 +261,7 @@ def _train_step(model: ConditionalVAE, optimizer: torch.optim.Optimizer, dataset
     total = terms.total
     if model.emotion_head is not None and config.emotion_weight > 0:
         n_samples = min(int(config.emotion_samples), len(rows))  # the batch is shuffled: any rows will do
-        total = total + _emotion_terms(model, output.target, cond, config.emotion_weight, noise, n_samples)
+        total = total + _emotion_terms(model, output.normalized, cond, config.emotion_weight, noise, n_samples)
     optimizer.zero_grad(set_to_none=True)
     total.backward()
     if config.grad_clip > 0:

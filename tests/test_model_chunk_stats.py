@@ -1,0 +1,127 @@
+"""The VAE's chunk level: p(s | c) over each chunk's channel means and spreads, fitted on training songs only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from emovae.model import ConditionalVAE, VAEConfig, load_checkpoint, save_checkpoint
+from emovae.model.chunk_stats import ChunkStatsPrior, chunk_statistics, condition_features, standardize
+from emovae.train.chunk_stats import fit_chunk_stats
+from emovae.train.dataset import load_latent_dataset
+from emovae.train.synthetic import write_synthetic_latents
+
+TINY = VAEConfig(in_channels=16, latent_dim=4, stage_channels=(8, 12), stage_strides=(4, 2), cond_hidden=8,
+                 chunk_stats_rank=3)
+
+
+def _planted(n: int = 4000, channels: int = 16, rank: int = 3, seed: int = 0):
+    """Statistics drawn from a known conditional PPCA: s = A phi(c) + b + W u + e."""
+    rng = np.random.default_rng(seed)
+    cond = rng.uniform(0, 1, size=(n, 2))
+    phi = condition_features(torch.from_numpy(cond)[..., None])[..., 0].numpy()
+    coef = rng.normal(0, 1, size=(3, 2 * channels))
+    intercept = rng.normal(0, 1, size=2 * channels)
+    basis = rng.normal(0, 1, size=(2 * channels, rank))
+    s = phi @ coef + intercept + rng.normal(size=(n, rank)) @ basis.T + 0.1 * rng.normal(size=(n, 2 * channels))
+    return cond, s, coef, intercept, basis
+
+
+def test_fit_recovers_a_planted_conditional_ppca_and_samples_match_it():
+    cond, s, coef, intercept, basis = _planted(n=20000)
+    prior = ChunkStatsPrior(16, 3)
+    shares = prior.fit(s[:, :16], s[:, 16:], cond)
+    assert np.allclose(prior.coef.numpy(), coef, atol=0.2)
+    assert np.allclose(prior.intercept.numpy(), intercept, atol=0.1)
+    assert float(prior.noise_std) == pytest.approx(0.1, rel=0.15)
+    assert 0.0 < shares["emotion_share"] < 1.0 and shares["components_share"] > 0.5
+    # Samples at one emotion spread like the planted identity term (W W^T + 0.01 I), around A phi(c) + b.
+    at = torch.tensor([[0.8, 0.2]]).repeat(3000, 1)
+    mean, log_sd = prior.sample(at, 375, torch.Generator().manual_seed(1))
+    drawn = torch.cat([mean, log_sd], dim=1)[..., 0].numpy()
+    expected = condition_features(at[:1, :, None])[..., 0].numpy() @ coef + intercept
+    assert np.allclose(drawn.mean(axis=0), expected[0], atol=0.25)
+    want = basis @ basis.T + 0.01 * np.eye(32)
+    got = np.cov(drawn, rowvar=False)
+    assert np.linalg.norm(got - want) / np.linalg.norm(want) < 0.15
+
+
+def test_trajectory_moves_the_statistics_while_the_identity_is_one_draw_per_piece():
+    cond, s, *_ = _planted()
+    prior = ChunkStatsPrior(16, 3)
+    prior.fit(s[:, :16], s[:, 16:], cond)
+    ramp = torch.stack([torch.linspace(0, 1, 200), torch.full((200,), 0.5)])[None]  # valence 0 -> 1
+    mean, log_sd = prior.sample(ramp, 200, torch.Generator().manual_seed(0), temperature=0.0)
+    assert mean.shape == log_sd.shape == (1, 16, 200)
+    fixed_low, _ = prior.sample(torch.tensor([[0.0, 0.5]]), 200, temperature=0.0)
+    fixed_high, _ = prior.sample(torch.tensor([[1.0, 0.5]]), 200, temperature=0.0)
+    assert torch.allclose(mean[..., 0], fixed_low[..., 0], atol=1e-5)
+    assert torch.allclose(mean[..., -1], fixed_high[..., 0], atol=1e-5)
+    # With spread, the piece's own offset is the same at every frame (drawn once, not per frame).
+    spread, _ = prior.sample(torch.tensor([[0.3, 0.5]]).expand(1, 2)[..., None].expand(1, 2, 50), 50,
+                             torch.Generator().manual_seed(3))
+    assert torch.allclose(spread[..., 0], spread[..., -1])
+
+
+def test_unfitted_prior_is_the_identity_so_an_untrained_model_carries_no_emotion_through_it():
+    prior = ChunkStatsPrior(16, 3)
+    assert not prior.fitted
+    mean, log_sd = prior.sample(torch.rand(4, 2), 100, torch.Generator().manual_seed(0))
+    assert torch.count_nonzero(mean) == 0 and torch.count_nonzero(log_sd) == 0
+    torch.manual_seed(0)
+    model = ConditionalVAE(TINY).eval()  # FiLM is the identity: samples must not depend on the condition
+    low = model.generate(torch.tensor([[0.0, 0.0]]), 100, generator=torch.Generator().manual_seed(5))
+    high = model.generate(torch.tensor([[1.0, 1.0]]), 100, generator=torch.Generator().manual_seed(5))
+    assert torch.allclose(low, high)
+
+
+def test_the_vae_models_the_texture_and_samples_carry_the_prior_statistics():
+    torch.manual_seed(0)
+    model = ConditionalVAE(TINY).eval()
+    x = 3.0 + 2.0 * torch.randn(5, 16, 120)
+    out = model(x, torch.rand(5, 2))
+    assert torch.allclose(out.target.mean(dim=-1), torch.zeros(5, 16), atol=1e-5)
+    assert torch.allclose(out.target.std(dim=-1, unbiased=False), torch.ones(5, 16), atol=1e-4)
+    assert torch.allclose(out.normalized, model.normalize(x))
+    texture, mean, log_sd = standardize(model.normalize(x))
+    assert torch.allclose(texture * torch.exp(log_sd)[..., None] + mean[..., None], model.normalize(x), atol=1e-5)
+    # A prior whose channel means follow valence: with the texture silenced (last decoder layer zeroed) and no
+    # spread, a sample's channel means are exactly the prior's at that emotion, whatever the emotion.
+    cond, s, *_ = _planted()
+    model.chunk_stats.fit(s[:, :16], s[:, 16:], cond)
+    for param in model.dec_up[-1].parameters():
+        torch.nn.init.zeros_(param)
+    for wanted in ([0.0, 0.5], [1.0, 0.5], [0.3, 0.9]):
+        sample = model.generate(torch.tensor([wanted]), 375, temperature=0.0)
+        got, _ = chunk_statistics(model.normalize(sample))
+        expected, _ = model.chunk_stats.sample(torch.tensor([wanted]), 1, temperature=0.0)
+        assert torch.allclose(got[0], expected[0, :, 0], atol=1e-4)
+
+
+def test_fitted_on_training_songs_only_and_saved_with_the_weights(tmp_path):
+    folder = write_synthetic_latents(tmp_path / "lat", n_songs=8, chunks_per_song=4, channels=16, seed=2)
+    dataset = load_latent_dataset(folder, 5)
+    train = np.flatnonzero(dataset.labels["song_id"].to_numpy() <= 5)
+    model = ConditionalVAE(TINY)
+    model.set_normalization(torch.zeros(16), torch.ones(16))
+    fit_chunk_stats(model, dataset, train)
+    assert model.chunk_stats.fitted
+    before = {k: v.clone() for k, v in model.chunk_stats.state_dict().items()}
+    dataset.latents = np.array(dataset.latents)  # a writable copy of the memmap
+    dataset.latents[np.setdiff1d(np.arange(len(dataset)), train)] *= -7.0  # held-out songs change...
+    fit_chunk_stats(model, dataset, train)
+    for key, value in model.chunk_stats.state_dict().items():  # ...and the fit does not move
+        assert torch.equal(value, before[key]), key
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, model, {"codec": dataset.codec})
+    loaded, _ = load_checkpoint(path)
+    for key, value in loaded.chunk_stats.state_dict().items():
+        assert torch.equal(value, before[key]), key
+
+
+def test_checkpoints_from_before_the_chunk_level_load_without_it():
+    config = VAEConfig.from_dict({k: v for k, v in TINY.to_dict().items() if k != "chunk_stats_rank"})
+    assert config.chunk_stats_rank == 0 and ConditionalVAE(config).chunk_stats is None
+    with pytest.raises(ValueError, match="chunk_stats_rank"):
+        VAEConfig(chunk_stats_rank=-1)
