@@ -9,21 +9,27 @@ the Fréchet ratio to real songs stays at 2.4-5.7 whatever the per-frame model d
 vs real latents*). So the model is split in two levels:
 
 * ``s = (mean, log std)`` of each channel over the chunk, in normalised units (``2 C`` numbers), with
-  the prior defined here: a *conditional probabilistic PCA* (Tipping & Bishop 1999),
-  ``s = A phi(c) + b + W u + e``, ``u ~ N(0, I_rank)``, ``e ~ N(0, sigma^2 I)``, ``phi(c) = (v, a, v a)``;
-* the per-frame VAE models the chunk *standardised by its own s* (the texture), conditioned on ``c``.
+  the prior defined here: a conditional Gaussian ``s = A phi(c) + b + L u``, ``u ~ N(0, I)``,
+  ``phi(c) = (v, a, v a)``, where ``L L^T`` is the covariance of what the emotion leaves unexplained
+  (each song's identity);
+* the per-frame VAE models the chunk *standardised by its own s* (the texture), conditioned on ``c``
+  and on ``s`` (a loud, busy chunk moves differently from a quiet one).
 
-The prior is fitted in closed form on the training songs' chunks before the VAE trains (least squares
-for ``A, b``, then the PPCA maximum-likelihood ``W, sigma`` of the residuals), so it needs no gradient
-steps and cannot over-fit by training longer; with a few hundred chunks and 256 statistics the
-covariance is rank-deficient, hence PPCA's low rank plus isotropic noise rather than a full Gaussian.
-Bilinear features, not quadratic: the presets sit at the corners of [0, 1]^2, outside most training
-labels, and a bilinear map extrapolates there without bending away.
+The prior is fitted in closed form on the training songs' chunks before the VAE trains: least squares
+for ``A, b``, then the Ledoit-Wolf shrinkage estimate of the residuals' covariance (scikit-learn),
+so it needs no gradient steps and cannot over-fit by training longer. Why Ledoit-Wolf: the demo has
+~225 training chunks for 256 statistics, so the sample covariance is singular, and a low-rank model
+(probabilistic PCA, tried first) spreads its left-over variance evenly over every other direction,
+including the few that carry the emotion: measured on the demo bundle, PPCA of rank 8 cost the
+synth path's valence rho 0.94 -> 0.83 and, on the 200-song demo, arousal 0.93 -> 0.87, where the
+shrinkage estimate keeps 0.94 / 0.94 and 0.95 / 0.92 at the same or better Fréchet ratios, with no
+rank to choose. Bilinear features, not quadratic: the presets sit at the corners of [0, 1]^2,
+outside most training labels, and a bilinear map extrapolates there without bending away.
 
 At generation the condition may be a trajectory: the regression part follows ``c(t)`` frame by frame,
-while ``u`` and ``e`` (the piece's "song identity") are drawn once per piece. An unfitted prior (all
-buffers zero, as a freshly built model has) gives ``s = 0``: samples are the texture itself, and the
-model's untrained twin carries no emotion through this level either.
+while ``u`` (the piece's "song identity") is drawn once per piece. An unfitted prior (all buffers
+zero, as a freshly built model has) gives ``s = 0``: samples are the texture itself, and the model's
+untrained twin carries no emotion through this level either.
 """
 
 from __future__ import annotations
@@ -58,28 +64,29 @@ def standardize(x_norm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch
 
 
 class ChunkStatsPrior(nn.Module):
-    """Conditional PPCA over ``(mean, log std)`` per channel; see the module docstring."""
+    """Conditional Gaussian over ``(mean, log std)`` per channel; see the module docstring."""
 
-    def __init__(self, channels: int, rank: int) -> None:
+    def __init__(self, channels: int) -> None:
         super().__init__()
-        self.channels, self.rank = int(channels), int(rank)
+        self.channels = int(channels)
         dim = 2 * self.channels
         self.register_buffer("coef", torch.zeros(N_FEATURES, dim))
         self.register_buffer("intercept", torch.zeros(dim))
-        self.register_buffer("basis", torch.zeros(dim, self.rank))
-        self.register_buffer("noise_std", torch.zeros(()))
+        self.register_buffer("scale_tril", torch.zeros(dim, dim))  # Cholesky factor L of the residual covariance
 
     @property
     def fitted(self) -> bool:
-        return bool(self.basis.abs().sum() > 0 or self.coef.abs().sum() > 0)
+        return bool(self.scale_tril.abs().sum() > 0 or self.coef.abs().sum() > 0)
 
     @torch.no_grad()
     def fit(self, mean: np.ndarray, log_sd: np.ndarray, conditions: np.ndarray) -> dict[str, float]:
         """Fit on training chunks: ``mean``, ``log_sd`` ``(N, C)`` and their emotions ``(N, 2)``.
 
-        Returns what the fit explains (the share of the statistics' variance in the emotion regression
-        and in the ``rank`` components), for the training log.
+        Returns the share of the statistics' variance the emotion regression explains and the
+        Ledoit-Wolf shrinkage that was applied, for the training log.
         """
+        from sklearn.covariance import LedoitWolf  # only the training stage fits: keep it off import paths
+
         s = np.concatenate([np.asarray(mean, np.float64), np.asarray(log_sd, np.float64)], axis=1)
         n, dim = s.shape
         if dim != 2 * self.channels:
@@ -90,19 +97,15 @@ class ChunkStatsPrior(nn.Module):
         design = np.concatenate([phi, np.ones((n, 1))], axis=1)
         solution, *_ = np.linalg.lstsq(design, s, rcond=None)
         residual = s - design @ solution
-        _, singular, vt = np.linalg.svd(residual, full_matrices=False)
-        eigen = singular**2 / max(n - 1, 1)
-        rank = min(self.rank, len(eigen))
-        sigma2 = float(eigen[rank:].sum() / max(dim - rank, 1))  # PPCA: the discarded variance, per dimension
-        basis = np.zeros((dim, self.rank))
-        basis[:, :rank] = vt[:rank].T * np.sqrt(np.maximum(eigen[:rank] - sigma2, 0.0))
+        estimate = LedoitWolf().fit(residual)
+        # shrinkage keeps the covariance positive definite; the jitter only guards constant statistics
+        scale_tril = np.linalg.cholesky(estimate.covariance_ + 1e-9 * np.eye(dim))
         self.coef.copy_(torch.from_numpy(solution[:N_FEATURES]))
         self.intercept.copy_(torch.from_numpy(solution[N_FEATURES]))
-        self.basis.copy_(torch.from_numpy(basis))
-        self.noise_std.fill_(float(np.sqrt(sigma2)))
-        total = float(((s - s.mean(axis=0)) ** 2).sum() / max(n - 1, 1))
-        return {"emotion_share": 1.0 - float(eigen.sum()) / total if total else 0.0,
-                "components_share": float(eigen[:rank].sum()) / total if total else 0.0}
+        self.scale_tril.copy_(torch.from_numpy(scale_tril))
+        total = float(np.var(s, axis=0).sum())
+        return {"emotion_share": 1.0 - float(np.var(residual, axis=0).sum()) / total if total else 0.0,
+                "shrinkage": float(estimate.shrinkage_)}
 
     def sample(self, cond: torch.Tensor, n_frames: int, generator: torch.Generator | None = None,
                temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -110,8 +113,6 @@ class ChunkStatsPrior(nn.Module):
         seq = as_condition_sequence(cond.to(self.coef.dtype))
         seq = match_length(seq, int(n_frames)) if seq.shape[-1] > 1 else seq
         s = torch.einsum("bft,fd->bdt", condition_features(seq), self.coef) + self.intercept[None, :, None]
-        u = torch.randn((seq.shape[0], self.rank), generator=generator, device=seq.device, dtype=seq.dtype)
-        e = torch.randn((seq.shape[0], s.shape[1]), generator=generator, device=seq.device, dtype=seq.dtype)
-        identity = u @ self.basis.T + e * self.noise_std
-        s = s + float(temperature) * identity[..., None]
+        u = torch.randn((seq.shape[0], s.shape[1]), generator=generator, device=seq.device, dtype=seq.dtype)
+        s = s + float(temperature) * (u @ self.scale_tril.T)[..., None]
         return s[:, : self.channels], s[:, self.channels :]

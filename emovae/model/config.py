@@ -31,7 +31,7 @@ class VAEConfig:
     decoder_variance: bool = True  # p(x | z, c) with a learned per-frame variance, sampled at generation
     unconditional: bool = True  # decoder and prior also learn a null condition: classifier-free guidance
     emotion_head: bool = True  # an emotion reader trained on real chunks that the VAE's samples must satisfy
-    chunk_stats_rank: int = 8  # p(s | c) over each chunk's channel means and spreads (emovae.model.chunk_stats); 0 = none
+    chunk_stats: bool = True  # p(s | c) over each chunk's channel means and spreads (emovae.model.chunk_stats)
 
     def __post_init__(self) -> None:
         # JSON gives lists; keep the dataclass hashable and comparable with a freshly built one.
@@ -42,8 +42,6 @@ class VAEConfig:
             problems.append("stage_channels and stage_strides must be non-empty and of equal length")
         if any(s < 1 for s in self.stage_strides):
             problems.append(f"stage_strides must be >= 1, got {self.stage_strides}")
-        if int(self.chunk_stats_rank) < 0:
-            problems.append(f"chunk_stats_rank must be >= 0, got {self.chunk_stats_rank}")
         for name in ("in_channels", "latent_dim", "cond_dim", "cond_hidden"):
             if int(getattr(self, name)) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -73,4 +71,4 @@ class VAEConfig:
         check_known_keys(data, cls, source, "model")
         # checkpoints written before the variance head / null condition / chunk level say nothing about them: they have none
         return cls(**{"decoder_variance": False, "unconditional": False, "emotion_head": False,
-                      "chunk_stats_rank": 0, **data})
+                      "chunk_stats": False, **data})

@@ -17,7 +17,7 @@ likelihood, and :meth:`ConditionalVAE.generate` *samples* p(x | z, c) instead of
 Measured on the demo data: with the mean alone the generated latents sit 50-80x further (Fréchet)
 from real test-song latents than real training songs do.
 
-Why a chunk level (``chunk_stats_rank``): the per-frame model above makes every sample its emotion's
+Why a chunk level (``chunk_stats``): the per-frame model above makes every sample its emotion's
 prototype, because what tells two songs of one emotion apart (each channel's mean and spread over the
 chunk) is too small a share of the frame variance for its likelihood to care. With a chunk level the
 VAE models each chunk *standardised by its own statistics* (its texture), and the statistics get a
@@ -101,7 +101,11 @@ class ConditionalVAE(nn.Module):
 
         self.emotion_head = EmotionHead(c.in_channels, c.cond_hidden) if c.emotion_head else None
         # fitted in closed form by the training stage before the first step (buffers: saved with the weights)
-        self.chunk_stats = ChunkStatsPrior(c.in_channels, c.chunk_stats_rank) if c.chunk_stats_rank else None
+        self.chunk_stats = ChunkStatsPrior(c.in_channels) if c.chunk_stats else None
+        if self.chunk_stats is not None:  # the texture depends on the chunk's statistics: they join the decoder's code
+            self.stats_code = Pointwise(2 * c.in_channels, c.cond_hidden)
+            nn.init.zeros_(self.stats_code.weight)
+            nn.init.zeros_(self.stats_code.bias)
 
         if c.conditional_prior:
             self.prior_cond = ConditionEmbedding(c.cond_dim, c.cond_hidden, null=c.unconditional)
@@ -119,10 +123,13 @@ class ConditionalVAE(nn.Module):
         self._check_input(x_raw)
         return (x_raw - self.norm_mean[:, None]) / self.norm_std[:, None]
 
-    def texture(self, x_norm: torch.Tensor) -> torch.Tensor:
-        """What the per-frame VAE models: the normalised chunk standardised by its own statistics
-        (unchanged without a chunk level)."""
-        return standardize(x_norm)[0] if self.chunk_stats is not None else x_norm
+    def _split(self, x_norm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What the per-frame VAE models (the normalised chunk standardised by its own statistics) and
+        those statistics ``(B, 2C)``; without a chunk level, the chunk itself and None."""
+        if self.chunk_stats is None:
+            return x_norm, None
+        texture, mean, log_sd = standardize(x_norm)
+        return texture, torch.cat([mean, log_sd], dim=1)
 
     def denormalize(self, x_norm: torch.Tensor) -> torch.Tensor:
         return x_norm * self.norm_std[:, None] + self.norm_mean[:, None]
@@ -140,23 +147,28 @@ class ConditionalVAE(nn.Module):
         return mu, logvar.clamp(-12.0, 8.0)
 
     def decode(self, z: torch.Tensor, cond: torch.Tensor, n_frames: int | None = None,
-               null_mask: torch.Tensor | None = None) -> torch.Tensor:
+               null_mask: torch.Tensor | None = None, stats: torch.Tensor | None = None) -> torch.Tensor:
         """Latent ``(B, latent_dim, L)`` -> normalised mean ``(B, C, n_frames)`` (default ``L * r``).
 
         ``cond`` may be ``(B, 2)`` or a per-frame trajectory ``(B, 2, T)``; FiLM resamples it to each
         block's length, so a trajectory sampled at any rate works. Rows flagged in ``null_mask``
-        are decoded without a condition (the unconditional mode).
+        are decoded without a condition (the unconditional mode). With a chunk level, ``stats`` is the
+        chunk's ``(mean, log std)`` per channel, ``(B, 2C)`` or ``(B, 2C, T)``, that the texture is decoded for
+        (None: a chunk at the training mean with unit spread, i.e. zeros).
         """
-        return self.decode_distribution(z, cond, n_frames, null_mask)[0]
+        return self.decode_distribution(z, cond, n_frames, null_mask, stats)[0]
 
     def decode_distribution(self, z: torch.Tensor, cond: torch.Tensor, n_frames: int | None = None,
-                            null_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+                            null_mask: torch.Tensor | None = None,
+                            stats: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Like :meth:`decode`, plus the decoder's log-variance (None without ``decoder_variance``)."""
         full = z.shape[-1] * self.config.downsample_factor
         n_frames = full if n_frames is None else int(n_frames)
         if not full - self.config.downsample_factor < n_frames <= full:
             raise ValueError(f"n_frames={n_frames} does not match a latent of length {z.shape[-1]}")
         code = self.dec_cond(as_condition_sequence(cond).to(z.dtype), null_mask)
+        if self.chunk_stats is not None and stats is not None:
+            code = _add_codes(code, self.stats_code(as_condition_sequence(stats).to(z.dtype)))
         h = self.act(self.dec_in(z))
         last = len(self.dec_up) - 1
         logvar = None
@@ -188,32 +200,28 @@ class ConditionalVAE(nn.Module):
         the encoder, which only ever runs on real chunks): condition dropout for guidance.
         """
         normalized = self.normalize(x_raw)
-        target = self.texture(normalized)
+        target, stats = self._split(normalized)
         mu, logvar = self.encode(target, cond)
         noise = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         z = mu + torch.exp(0.5 * logvar) * noise
         prior_mu, prior_logvar = self.prior(cond, mu.shape[-1], null_mask)
-        recon, recon_logvar = self.decode_distribution(z, cond, target.shape[-1], null_mask)
+        recon, recon_logvar = self.decode_distribution(z, cond, target.shape[-1], null_mask, stats)
         return VAEOutput(target=target, recon=recon, mu=mu, logvar=logvar, prior_mu=prior_mu,
                          prior_logvar=prior_logvar, recon_logvar=recon_logvar, normalized=normalized)
 
     # --- public API used by later stages -------------------------------------------------------------
     def encode_latents(self, x_raw: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Raw EnCodec latents ``(B, 128, T)`` and emotions ``(B, 2)`` -> posterior ``(mu, logvar)``."""
-        return self.encode(self.texture(self.normalize(x_raw)), cond)
+        return self.encode(self._split(self.normalize(x_raw))[0], cond)
 
     def reconstruct(self, x_raw: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """Deterministic reconstruction through the posterior mean, in raw units (with a chunk level the
         chunk's own statistics are part of its code, so they are put back exactly)."""
-        normalized = self.normalize(x_raw)
-        if self.chunk_stats is None:
-            texture, mean, log_sd = normalized, None, None
-        else:
-            texture, mean, log_sd = standardize(normalized)
+        texture, stats = self._split(self.normalize(x_raw))
         mu, _ = self.encode(texture, cond)
-        recon = self.decode(mu, cond, x_raw.shape[-1])
-        if mean is not None:
-            recon = recon * torch.exp(log_sd)[..., None] + mean[..., None]
+        recon = self.decode(mu, cond, x_raw.shape[-1], stats=stats)
+        if stats is not None:
+            recon = self._compose(recon, stats[..., None])
         return self.denormalize(recon)
 
     @torch.no_grad()
@@ -242,13 +250,16 @@ class ConditionalVAE(nn.Module):
                           generator: torch.Generator | None = None, guidance: float = 1.0) -> torch.Tensor:
         """:meth:`generate` in normalised units and differentiable (training uses it for the emotion head)."""
         device = self.norm_mean.device
+        stats = None
+        if self.chunk_stats is not None:  # the piece's statistics first: the texture is decoded for them
+            stats = torch.cat(self.chunk_stats.sample(cond, n_frames, generator, temperature), dim=1)
         prior_mu, prior_logvar = self.prior(cond, self.config.latent_frames(n_frames))
         noise = torch.randn(prior_mu.shape, generator=generator, device=device)
         z = prior_mu + torch.exp(0.5 * prior_logvar) * noise * float(temperature)
-        mean, logvar = self.decode_distribution(z, cond, n_frames)
+        mean, logvar = self.decode_distribution(z, cond, n_frames, stats=stats)
         if float(guidance) != 1.0:
             null = torch.ones(cond.shape[0], dtype=torch.bool, device=device)
-            mean_u, logvar_u = self.decode_distribution(z, cond, n_frames, null)
+            mean_u, logvar_u = self.decode_distribution(z, cond, n_frames, null, stats)
             w = float(guidance)
             mean = mean_u + w * (mean - mean_u)
             if logvar is not None:
@@ -256,10 +267,12 @@ class ConditionalVAE(nn.Module):
         if logvar is not None:
             output_noise = torch.randn(mean.shape, generator=generator, device=device)
             mean = mean + torch.exp(0.5 * logvar) * output_noise * float(temperature)
-        if self.chunk_stats is not None:
-            stats_mean, stats_log_sd = self.chunk_stats.sample(cond, n_frames, generator, temperature)
-            mean = mean * torch.exp(stats_log_sd) + stats_mean
-        return mean
+        return mean if stats is None else self._compose(mean, stats)
+
+    def _compose(self, texture: torch.Tensor, stats: torch.Tensor) -> torch.Tensor:
+        """Texture ``(B, C, T)`` x exp(log std) + mean, with ``stats`` ``(B, 2C, 1 or T)``."""
+        mean, log_sd = stats.chunk(2, dim=1)
+        return texture * torch.exp(log_sd) + mean
 
     # --- helpers -------------------------------------------------------------------------------------
     def _check_input(self, x: torch.Tensor) -> None:
@@ -276,3 +289,10 @@ class ConditionalVAE(nn.Module):
     @staticmethod
     def _cond_to(cond: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         return torch.as_tensor(cond, dtype=like.dtype, device=like.device)
+
+
+def _add_codes(code: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
+    """Sum two condition codes ``(B, H, L)`` whose lengths may differ (a length-1 one broadcasts; others are resampled)."""
+    if code.shape[-1] == extra.shape[-1] or 1 in (code.shape[-1], extra.shape[-1]):
+        return code + extra
+    return code + match_length(extra, code.shape[-1])

@@ -19,7 +19,7 @@ def fit_chunk_stats(model: ConditionalVAE, dataset: LatentDataset, train_index: 
     and test songs stay unseen by every fitted part of the model.
     """
     if model.chunk_stats is None:
-        raise ValueError("this model has no chunk level (VAEConfig.chunk_stats_rank=0)")
+        raise ValueError("this model has no chunk level (VAEConfig.chunk_stats=False)")
     means, log_sds = [], []
     rows_all = np.sort(np.asarray(train_index))
     for rows in iter_blocks(rows_all, block):
