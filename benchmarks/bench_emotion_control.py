@@ -8,7 +8,8 @@ seeds, 10 s each, under four conditions in one run:
 * noise     white-noise latents with the training latents' per-channel mean/std, same renderer
 * shuffled  the VAE sampled at a random other emotion, labelled with the requested one
 * untrained the same architecture at its seeded initial weights (with the checkpoint's normalisation
-            and score decoder): what the renderer does with a model that learned nothing
+            and score decoder; its chunk level unfitted, as before training): what the renderer
+            does with a model that learned nothing
 * rules     the no-model baseline (hand-written emotion -> music rules)
 
 Goals (issue 11): model rho valence >= 0.85, arousal >= 0.9, 12/12 presets; noise, shuffled and

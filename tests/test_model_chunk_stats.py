@@ -133,8 +133,19 @@ def test_few_chunks_for_many_statistics_still_give_a_proper_prior():
 
 
 def test_checkpoints_from_before_the_chunk_level_load_without_it():
-    config = VAEConfig.from_dict({k: v for k, v in TINY.to_dict().items() if k != "chunk_stats"})
+    config = VAEConfig.from_dict({k: v for k, v in TINY.to_dict().items() if k != "chunk_stats"}, saved=True)
     assert config.chunk_stats is False and ConditionalVAE(config).chunk_stats is None
+
+
+def test_a_config_a_person_writes_keeps_todays_defaults_for_what_it_omits():
+    """Regression: a training config file with a partial model section silently switched off the
+    variance head, the null condition, the emotion head and the chunk level (the defaults meant for old
+    checkpoints)."""
+    from emovae.train.config import TrainConfig
+
+    config = TrainConfig.from_dict({"latents": "x", "model": {"latent_dim": 16}})
+    assert config.model == VAEConfig(latent_dim=16)
+    assert config.model.chunk_stats and config.model.decoder_variance and config.model.emotion_head
 
 
 def test_texture_is_decoded_for_the_chunk_statistics_fixed_or_per_frame():
@@ -151,3 +162,132 @@ def test_texture_is_decoded_for_the_chunk_statistics_fixed_or_per_frame():
     assert (model.decode(z, cond, stats=one) - model.decode(z, cond, stats=other)).abs().mean() > 1e-3
     per_frame = one[..., None].expand(2, 32, 80)
     assert torch.allclose(model.decode(z, cond, stats=per_frame), model.decode(z, cond, stats=one), atol=1e-5)
+
+
+def _spread_beyond_emotion(latents: torch.Tensor, model: ConditionalVAE, cond: np.ndarray) -> np.ndarray:
+    """Per channel, how much chunk means differ once the (bilinear) emotion trend is taken out."""
+    mean, _ = chunk_statistics(model.normalize(latents))
+    phi = condition_features(torch.from_numpy(cond)[..., None])[..., 0].numpy()
+    design = np.concatenate([phi, np.ones((len(phi), 1))], axis=1)
+    values = mean.double().numpy()
+    residual = values - design @ np.linalg.lstsq(design, values, rcond=None)[0]
+    return residual.std(axis=0)
+
+
+def test_samples_of_one_emotion_differ_like_songs_do_only_with_the_chunk_level(tmp_path):
+    """The claim behind the Fréchet figures: pieces drawn at the training chunks' emotions vary around the
+    emotion's trend as much as the real chunks do (songs have their own offsets), where a per-frame-only
+    model's pieces are all the trend (prototypes)."""
+    from dataclasses import replace
+
+    from emovae.train.dataset import channel_stats
+
+    folder = write_synthetic_latents(tmp_path / "lat", n_songs=40, chunks_per_song=4, channels=16, seed=5)
+    dataset = load_latent_dataset(folder, 5)
+    rows = np.arange(len(dataset))
+    real = torch.from_numpy(np.array(dataset.latents, dtype=np.float32))
+    cond = dataset.conditions.astype(np.float64)
+    spreads = {}
+    for level in (True, False):
+        torch.manual_seed(0)
+        model = ConditionalVAE(replace(TINY, chunk_stats=level)).eval()
+        model.set_normalization(*(torch.from_numpy(v) for v in channel_stats(dataset.latents, rows)))
+        if level:
+            fit_chunk_stats(model, dataset, rows)
+        real_spread = _spread_beyond_emotion(real, model, cond)
+        samples = model.generate(torch.from_numpy(dataset.conditions), real.shape[-1],
+                                 generator=torch.Generator().manual_seed(1))
+        spreads[level] = np.median(_spread_beyond_emotion(samples, model, cond) / real_spread)
+    assert 0.75 < spreads[True] < 1.25
+    assert spreads[False] < 0.3
+
+
+def test_the_latent_map_code_keeps_what_the_texture_encoder_does_not_see():
+    from emovae.train.latent_map import pooled_posterior_means
+
+    torch.manual_seed(0)
+    model = ConditionalVAE(TINY).eval()
+    x = torch.randn(2, 16, 120)
+    louder = x.clone()
+    louder[1] = 3.0 * x[1] + 2.0  # the same texture at other channel means and spreads
+    cond = np.full((2, 2), 0.5, dtype=np.float32)
+    a = pooled_posterior_means(model, x.numpy(), cond)
+    b = pooled_posterior_means(model, louder.numpy(), cond)
+    assert a.shape == (2, TINY.latent_dim + 32)
+    assert np.allclose(a[1, : TINY.latent_dim], b[1, : TINY.latent_dim], atol=1e-5)  # the encoder sees the texture
+    assert not np.allclose(a[1, TINY.latent_dim :], b[1, TINY.latent_dim :], atol=0.1)  # the map sees the rest
+
+
+def test_a_trajectory_with_guidance_samples_through_both_levels():
+    """A (B, 2, T') trajectory at another rate than the frames, with guidance: the piece's identity is one
+    draw (a ramp at temperature 1 minus the same ramp at temperature 0 is constant over time), and the
+    chunk statistics follow the trajectory."""
+    torch.manual_seed(0)
+    model = ConditionalVAE(TINY).eval()
+    cond, s, *_ = _planted()
+    model.chunk_stats.fit(s[:, :16], s[:, 16:], cond)
+    for param in model.dec_up[-1].parameters():  # silence the texture: the output is then the statistics alone
+        torch.nn.init.zeros_(param)
+    ramp = torch.stack([torch.linspace(0, 1, 7), torch.full((7,), 0.5)])[None]
+    warm = model.generate(ramp, 120, temperature=1.0, generator=torch.Generator().manual_seed(3), guidance=3.0)
+    cold = model.generate(ramp, 120, temperature=0.0, guidance=3.0)
+    assert warm.shape == cold.shape == (1, 16, 120) and torch.isfinite(warm).all()
+    drawn = torch.cat(model.chunk_stats.sample(ramp, 120, torch.Generator().manual_seed(3)), dim=1)
+    trend = torch.cat(model.chunk_stats.sample(ramp, 120, temperature=0.0), dim=1)
+    offset = drawn - trend
+    assert torch.allclose(offset, offset[..., :1].expand_as(offset), atol=1e-4)
+    start, _ = model.chunk_stats.sample(torch.tensor([[0.0, 0.5]]), 1, temperature=0.0)
+    end, _ = model.chunk_stats.sample(torch.tensor([[1.0, 0.5]]), 1, temperature=0.0)
+    got = model.normalize(cold)
+    assert torch.allclose(got[..., 0], start[..., 0], atol=0.05) and torch.allclose(got[..., -1], end[..., 0], atol=0.05)
+
+
+def test_the_emotion_head_is_fitted_on_whole_chunks_not_their_textures(monkeypatch, tmp_path):
+    """With a chunk level the decoder's target is the texture (zero means, unit spreads by construction);
+    the head must still learn from the whole chunk, or its verdict on samples would see nothing of s."""
+    import emovae.train.loop as loop
+    from emovae.train.config import TrainConfig
+
+    seen = {}
+
+    def spy(model, target, cond, weight, noise, n_samples=None):
+        seen["target"] = target
+        return torch.zeros(())
+
+    monkeypatch.setattr(loop, "_emotion_terms", spy)
+    folder = write_synthetic_latents(tmp_path / "lat", n_songs=4, chunks_per_song=2, channels=16, seed=1)
+    dataset = load_latent_dataset(folder, 5)
+    model = ConditionalVAE(TINY)
+    model.set_normalization(torch.zeros(16), torch.ones(16))
+    optimizer = torch.optim.AdamW(model.parameters(), 1e-3)
+    config = TrainConfig(latents=str(folder), model=TINY)
+    loop._train_step(model, optimizer, dataset, np.arange(4), 0.5, config, torch.Generator().manual_seed(0),
+                     torch.device("cpu"))
+    x, _ = dataset.batch(np.arange(4))
+    assert torch.allclose(seen["target"], model.normalize(x))
+    assert seen["target"].mean(dim=-1).abs().max() > 0.1  # not the texture's zero means
+
+
+def test_the_untrained_twin_has_an_unfitted_chunk_level(tmp_path):
+    """The benchmark's untrained ablation must not inherit the trained model's fitted p(s | c)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from bench_emotion_control import untrained_twin
+
+    from emovae.model.score import SCORE_DECODER_FILE
+
+    torch.manual_seed(0)
+    model = ConditionalVAE(TINY)
+    cond, s, *_ = _planted()
+    model.chunk_stats.fit(s[:, :16], s[:, 16:], cond)
+    folder = tmp_path / "run"
+    folder.mkdir()
+    save_checkpoint(folder / "best.pt", model, {"codec": {"codec_id": "synthetic-s0"}, "train_config": {"seed": 0}})
+    (folder / SCORE_DECODER_FILE).write_text("{}")
+    twin, _ = load_checkpoint(untrained_twin(folder / "best.pt", tmp_path / "twin"))
+    assert model.chunk_stats.fitted and not twin.chunk_stats.fitted
+    low = twin.generate(torch.tensor([[0.0, 0.0]]), 100, generator=torch.Generator().manual_seed(5))
+    high = twin.generate(torch.tensor([[1.0, 1.0]]), 100, generator=torch.Generator().manual_seed(5))
+    assert torch.allclose(low, high)

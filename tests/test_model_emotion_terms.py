@@ -26,7 +26,7 @@ def _model(config: VAEConfig = TINY, seed: int = 0) -> ConditionalVAE:
 
 def test_configs_saved_before_these_features_load_without_them():
     old = {k: v for k, v in TINY.to_dict().items() if k not in ("decoder_variance", "unconditional", "emotion_head")}
-    config = VAEConfig.from_dict(old)
+    config = VAEConfig.from_dict(old, saved=True)
     assert not config.decoder_variance and not config.unconditional and not config.emotion_head
     model = ConditionalVAE(config)
     assert model.emotion_head is None and not hasattr(model, "dec_logvar")

@@ -68,6 +68,8 @@ def test_learns_and_writes_evidence(tmp_path):
     assert m["conditioning"]["rho_valence"] > 0.5  # generated chunks follow the requested valence
     assert m["conditioning"]["probe_real_held_out"]["rho_valence"] > 0.5  # the probe itself works
     assert read_json(tmp_path / "run" / "metrics.json")["val_mse"] == pytest.approx(m["val_mse"])
+    # the chunk level's fit: the synthetic valence moves channel means, so the emotion explains a share of them
+    assert 0.05 < m["chunk_level"]["emotion_share"] < 1.0 and 0.0 <= m["chunk_level"]["shrinkage"] <= 1.0
     # callbacks saw every step and epoch, with the same numbers as the history table
     # 13 training songs x 4 chunks = 52 chunks / batch 8 = 7 steps an epoch
     assert len(history_cb.steps) == result.global_step == 8 * 7
@@ -101,6 +103,26 @@ def test_resume_after_stop_equals_uninterrupted_run(tmp_path, small_latents):
     assert all(torch.equal(a[k], b[k]) for k in a)
     columns = [c for c in full.history.columns if c != "seconds"]
     pd.testing.assert_frame_equal(full.history[columns], resumed.history[columns])
+
+
+def test_a_run_saved_before_a_model_option_existed_still_resumes(tmp_path, small_latents):
+    """Regression: ``--resume`` compared the saved model config verbatim, so a last.pt written before a
+    VAEConfig key was added (here the chunk level) was refused as 'changed settings' with two identical-looking sides."""
+    from dataclasses import replace
+
+    from emovae.train import resume_config
+
+    out = tmp_path / "old"
+    event = threading.Event()
+    old_model = replace(TINY_MODEL, chunk_stats=False)
+    train(_config(small_latents, out, model=old_model), callbacks=[StopAfter(1, event)], stop_event=event)
+    payload = torch.load(out / "last.pt", weights_only=False)
+    del payload["train_config"]["model"]["chunk_stats"]  # as that code wrote it
+    torch.save(payload, out / "last.pt")
+    config = resume_config(out)
+    assert config.model.chunk_stats is False
+    resumed = train(config)
+    assert not resumed.stopped and resumed.epochs_completed == config.epochs
 
 
 def test_run_folder_is_never_silently_reused(tmp_path, small_latents):

@@ -5,7 +5,8 @@ Two independent views, so one can work when the other cannot:
 * **emotion**: the bundle's emotion estimator predicts (valence, arousal) from audio features;
 * **latent**: EnCodec encodes the clip, the demo VAE's encoder gives the posterior mean (conditioned
   on the estimated emotion, the same way training chunks were encoded with their labels), which is
-  pooled over time and projected with the bundle's PCA, the very projection of the latent map.
+  pooled over time, joined by the clip's chunk statistics when the VAE has a chunk level, and
+  projected with the bundle's PCA, the very projection of the latent map.
 
 Without the checkpoint's codec the latent view is skipped and said so; the nearest chunks then
 fall back to the nearest emotion labels.

@@ -29,7 +29,7 @@ class BundleMissingError(FileNotFoundError):
 
 @dataclass
 class LatentMap:
-    """PCA of time-pooled VAE posterior means of the training chunks (:mod:`emovae.train.latent_map`).
+    """PCA of time-pooled VAE posterior means (plus chunk statistics) of the training chunks (:mod:`emovae.train.latent_map`).
 
     ``project`` applies the same projection to a new clip's pooled posterior mean, so an upload
     lands on the very map the training chunks are drawn on.

@@ -50,7 +50,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     """Rebuild the model from ``path``; ``info`` has config, codec, epoch, metrics, chunk_seconds and
     any other saved extras. The model is returned in eval mode."""
     payload = read_checkpoint(path, map_location)
-    config = VAEConfig.from_dict(payload["config"], source=str(path))
+    config = VAEConfig.from_dict(payload["config"], source=str(path), saved=True)
     model = ConditionalVAE(config)
     try:
         model.load_state_dict(payload["model_state"])

@@ -66,9 +66,15 @@ class VAEConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "VAEConfig":
-        """Build from a dict, refusing unknown keys (a typo would otherwise silently use a default)."""
+    def from_dict(cls, data: dict[str, Any], source: str = "config", saved: bool = False) -> "VAEConfig":
+        """Build from a dict, refusing unknown keys (a typo would otherwise silently use a default).
+
+        ``saved=True`` reads a config a checkpoint recorded: one written before the variance head, the
+        null condition, the emotion head or the chunk level says nothing about them because its model
+        has none, so they default to off. A config a person writes gets today's defaults for what it omits.
+        """
         check_known_keys(data, cls, source, "model")
-        # checkpoints written before the variance head / null condition / chunk level say nothing about them: they have none
+        if not saved:
+            return cls(**data)
         return cls(**{"decoder_variance": False, "unconditional": False, "emotion_head": False,
                       "chunk_stats": False, **data})

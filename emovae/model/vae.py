@@ -53,7 +53,7 @@ from emovae.model.modules import (
 class VAEOutput:
     """Everything the loss needs, in normalised units (each channel ~ zero mean, unit variance)."""
 
-    target: torch.Tensor  # (B, C, T) normalised input
+    target: torch.Tensor  # (B, C, T) what the decoder is scored on: the normalised input, or its texture with a chunk level
     recon: torch.Tensor  # (B, C, T) normalised reconstruction (the decoder's mean)
     mu: torch.Tensor  # (B, latent_dim, T / r)
     logvar: torch.Tensor
@@ -211,12 +211,20 @@ class ConditionalVAE(nn.Module):
 
     # --- public API used by later stages -------------------------------------------------------------
     def encode_latents(self, x_raw: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Raw EnCodec latents ``(B, 128, T)`` and emotions ``(B, 2)`` -> posterior ``(mu, logvar)``."""
+        """Raw EnCodec latents ``(B, 128, T)`` and emotions ``(B, 2)`` -> posterior ``(mu, logvar)`` of the
+        per-frame level (with a chunk level, of the texture; see :meth:`chunk_statistics` for the rest)."""
         return self.encode(self._split(self.normalize(x_raw))[0], cond)
 
+    def chunk_statistics(self, x_raw: torch.Tensor) -> torch.Tensor | None:
+        """The chunk level's code of raw latents ``(B, 128, T)``: each channel's (mean, log std) in
+        normalised units, ``(B, 2C)``; None for a model without a chunk level. :meth:`encode_latents`
+        sees only the texture, so whatever needs "what this chunk is" wants both."""
+        return self._split(self.normalize(x_raw))[1]
+
     def reconstruct(self, x_raw: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """Deterministic reconstruction through the posterior mean, in raw units (with a chunk level the
-        chunk's own statistics are part of its code, so they are put back exactly)."""
+        """Deterministic reconstruction through the posterior mean, in raw units. With a chunk level the
+        chunk's own statistics are part of its code: the decoder is given them and the decoded texture
+        is scaled and shifted by them (its own time mean and spread are close to, not exactly, 0 and 1)."""
         texture, stats = self._split(self.normalize(x_raw))
         mu, _ = self.encode(texture, cond)
         recon = self.decode(mu, cond, x_raw.shape[-1], stats=stats)

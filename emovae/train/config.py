@@ -89,12 +89,13 @@ class TrainConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "TrainConfig":
-        """Build from a dict, refusing unknown keys so a typo cannot silently fall back to a default."""
+    def from_dict(cls, data: dict[str, Any], source: str = "config", saved: bool = False) -> "TrainConfig":
+        """Build from a dict, refusing unknown keys so a typo cannot silently fall back to a default
+        (``saved``: a config a checkpoint recorded, see :meth:`VAEConfig.from_dict`)."""
         check_known_keys(data, cls, source, "training")
         values = dict(data)
         if "model" in values:
-            values["model"] = VAEConfig.from_dict(dict(values["model"]), source=f"{source} [model]")
+            values["model"] = VAEConfig.from_dict(dict(values["model"]), source=f"{source} [model]", saved=saved)
         return cls(**values)
 
     @classmethod

@@ -2,7 +2,8 @@
 
 * Reconstruction: validation MSE (through the posterior mean, in normalised units) against predicting
   each channel's training mean, i.e. the MSE of a model that ignores the input. With the VAE's chunk
-  level a chunk's own channel means and spreads are part of its code, so they are put back exactly.
+  level a chunk's own channel means and spreads are part of its code (256 numbers the decoder is given,
+  outside the per-frame bottleneck), so this baseline, which has neither, is the weaker for it.
 * Conditioning: the latent probe of :mod:`emovae.eval.probe`, fitted on the training songs, scored on
   the test songs (its ceiling), then applied to chunks the VAE generates on a 5x5 grid of targets.
 * Distribution: Fréchet distance of generated vs test-song latents per emotion quadrant, as a ratio

@@ -1,7 +1,9 @@
 """The latent map: where the training chunks sit in the VAE's latent space.
 
 Each chunk is encoded to its posterior mean ``mu`` (B, latent_dim, T'), pooled over time (one vector
-per chunk: the map shows *what* a chunk is, not how it unfolds), and a 2-D PCA of those vectors is
+per chunk: the map shows *what* a chunk is, not how it unfolds), joined by the chunk level's code (the
+chunk's channel means and log spreads, the part of "what it is" the per-frame encoder no longer sees
+since it encodes the chunk standardised by them), and a 2-D PCA of those vectors is
 stored with the chunks' ids and labels. The app draws the map and projects an uploaded clip onto it
 with the same ``mean`` and ``components`` (``emovae.app.bundle.LatentMap``), so an upload lands on the
 very map the training chunks are drawn on.
@@ -25,7 +27,8 @@ BATCH = 64
 @torch.no_grad()
 def pooled_posterior_means(model: torch.nn.Module, latents: np.ndarray, cond: np.ndarray,
                            rows: np.ndarray | None = None, batch_size: int = BATCH) -> np.ndarray:
-    """Raw codec latents (N, 128, T) + labels (N, 2) -> time-pooled posterior means (n, latent_dim).
+    """Raw codec latents (N, 128, T) + labels (N, 2) -> time-pooled posterior means (n, latent_dim),
+    followed by the chunk statistics (n, 2C) when the model has a chunk level.
 
     ``rows`` selects (sorted) rows of a possibly memory-mapped array, read ``batch_size`` at a time,
     so DEAM-sized latents never have to fit in memory at once.
@@ -39,7 +42,8 @@ def pooled_posterior_means(model: torch.nn.Module, latents: np.ndarray, cond: np
         x = torch.as_tensor(np.asarray(latents[block], dtype=np.float32), device=device)
         c = torch.as_tensor(np.asarray(cond[block], dtype=np.float32), device=device)
         mu, _ = model.encode_latents(x, c)
-        out.append(mu.mean(dim=-1).cpu().numpy())
+        code, stats = mu.mean(dim=-1), model.chunk_statistics(x)
+        out.append((code if stats is None else torch.cat([code, stats], dim=1)).cpu().numpy())
     return np.concatenate(out).astype(np.float64) if out else np.zeros((0, 0))
 
 

@@ -207,7 +207,9 @@ def _restore(out: Path, config: TrainConfig, dataset: LatentDataset, model: Cond
         raise ResumeError(f"{path}: nothing to resume (no last.pt); run without --resume to start training")
     payload = read_checkpoint(path)
     check_codec_compatible(payload.get("codec"), dataset.codec, str(path))
-    saved = payload.get("train_config", {})
+    saved = dict(payload.get("train_config", {}))
+    if isinstance(saved.get("model"), dict):  # keys added since it was written mean what they meant then
+        saved["model"] = VAEConfig.from_dict(saved["model"], source=str(path), saved=True).to_dict()
     current = config.to_dict()
     current["model"] = _model_config(config, dataset).to_dict()
     changed = [k for k in TRAJECTORY_KEYS if saved.get(k) != current.get(k)]
@@ -294,7 +296,12 @@ def _emotion_terms(model: ConditionalVAE, target: torch.Tensor, cond: torch.Tens
 @torch.no_grad()
 def validate(model: ConditionalVAE, dataset: LatentDataset, index: np.ndarray, batch_size: int,
              device: torch.device, seed: int) -> dict[str, float]:
-    """Mean MSE and KL over ``index`` with fixed noise, so epochs are compared on the same draw."""
+    """Mean MSE and KL over ``index`` with fixed noise, so epochs are compared on the same draw.
+
+    The MSE is the objective's: with a chunk level, per value of the *texture* (each chunk standardised
+    by its own statistics). The headline ``val_mse`` of ``metrics.json`` (:mod:`emovae.train.evaluate`)
+    is the whole chunk's, in normalised units, through the posterior mean.
+    """
     was_training = model.training
     model.eval()
     noise = torch.Generator(device=device)
@@ -358,7 +365,7 @@ def resume_config(out: str | Path) -> TrainConfig:
     saved = read_checkpoint(path).get("train_config")
     if not saved:
         raise ResumeError(f"{path}: holds no training config; it was not written by this training stage")
-    return TrainConfig.from_dict({**saved, "resume": True}, source=str(path))
+    return TrainConfig.from_dict({**saved, "resume": True}, source=str(path), saved=True)
 
 
 __all__ = ["DatasetError", "LoopState", "ResumeError", "TrainResult", "resume_config", "train", "validate"]
