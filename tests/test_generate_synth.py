@@ -255,7 +255,9 @@ def test_latent_map_projects_chunks_onto_the_stored_coordinates(checkpoint, tmp_
     with np.load(path) as data:
         pooled = pooled_posterior_means(model, latents, labels[["valence", "arousal"]].to_numpy())
         np.testing.assert_allclose((pooled - data["mean"]) @ data["components"].T, data["coords"], atol=1e-9)
-        assert list(data["chunk_ids"]) == list(labels.chunk_id) and data["components"].shape == (2, 8)
+        # the pooled posterior mean (latent_dim) and, with a chunk level, the chunk's 2 x 128 statistics
+        width = model.config.latent_dim + (2 * 128 if model.chunk_stats is not None else 0)
+        assert list(data["chunk_ids"]) == list(labels.chunk_id) and data["components"].shape == (2, width)
         assert np.var(data["coords"][:, 0]) >= np.var(data["coords"][:, 1])  # first axis explains the most
 
 
