@@ -7,6 +7,7 @@ import pytest
 
 from emovae.emotion import PRESETS
 from emovae.eval.frechet import frechet_distance, quadrant_distances
+from emovae.eval.probe import feature_columns, pooled_features
 
 
 def test_identical_samples_are_at_distance_zero():
@@ -110,7 +111,6 @@ def test_frechet_at_training_conditions_scores_a_model_that_samples_like_the_dat
     import pandas as pd
     import torch
 
-    from emovae.eval.probe import pooled_features
     from emovae.train.dataset import LatentDataset
     from emovae.train.evaluate import frechet_at_training_conditions
 
@@ -127,10 +127,10 @@ def test_frechet_at_training_conditions_scores_a_model_that_samples_like_the_dat
     train_rows, test_rows = np.flatnonzero(songs < 250), np.flatnonzero(songs >= 250)
     features = pooled_features(latents)
 
-    def report(model):
+    def report(model, columns=None):
         return frechet_at_training_conditions(model, dataset, train_rows, features[train_rows],
                                               {"test": (test_rows, features[test_rows])}, seed=0,
-                                              device=torch.device("cpu"), draws=2)["test"]
+                                              device=torch.device("cpu"), draws=2, columns=columns)["test"]
 
     like_data = report(_Resampler(latents[train_rows], emotions[train_rows]))
     prototypes = report(_Resampler(latents[train_rows], emotions[train_rows], prototype=True))
@@ -141,3 +141,19 @@ def test_frechet_at_training_conditions_scores_a_model_that_samples_like_the_dat
         assert len(like_data[name]["ratio_per_draw"]) == 2
         assert like_data[name]["ratio"] < 1.6, (name, like_data[name])
         assert prototypes[name]["ratio"] > 2.0 * like_data[name]["ratio"], (name, prototypes[name])
+    # judged on the texture groups alone (what a chunk level that draws means and spreads does not model)
+    texture = feature_columns(["flux", "spread"], 6)
+    like_texture = report(_Resampler(latents[train_rows], emotions[train_rows]), texture)
+    prototype_texture = report(_Resampler(latents[train_rows], emotions[train_rows], prototype=True), texture)
+    for name in rated:
+        assert like_texture[name]["ratio"] < 1.6, (name, like_texture[name])
+        assert prototype_texture[name]["ratio"] > 2.0 * like_texture[name]["ratio"], (name, prototype_texture[name])
+
+
+def test_feature_columns_name_the_blocks_of_pooled_features():
+    x = np.random.default_rng(0).standard_normal((3, 4, 150))
+    features = pooled_features(x)
+    assert np.array_equal(features[:, feature_columns(["flux"], 4)], np.abs(np.diff(x, axis=2)).mean(axis=2))
+    assert list(feature_columns(["mean", "spread"], 4)) == [0, 1, 2, 3, 12, 13, 14, 15]
+    with pytest.raises(ValueError, match="choose from mean, std, flux, spread"):
+        feature_columns(["loudness"], 4)

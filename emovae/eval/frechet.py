@@ -67,7 +67,8 @@ def quadrant_distances(train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndar
 
 def frechet_at_conditions(model, n_frames: int, reference: tuple[np.ndarray, np.ndarray],
                           held: dict[str, tuple[np.ndarray, np.ndarray]], seed: int, device,
-                          guidance: float = 1.0, draws: int = 3) -> dict[str, dict[str, dict[str, object]]]:
+                          guidance: float = 1.0, draws: int = 3,
+                          columns: np.ndarray | None = None) -> dict[str, dict[str, dict[str, object]]]:
     """Ratios per held-out side and quadrant for VAE samples drawn at the *reference* chunks' own emotions.
 
     ``reference`` is ``(features, emotions)`` of real training chunks and is also the yardstick, so the
@@ -75,9 +76,13 @@ def frechet_at_conditions(model, n_frames: int, reference: tuple[np.ndarray, np.
     that sampled like the training songs scores ~1 (drawn on a grid instead, the small-sample bias
     of the estimate alone pushes real chunks above 1). Each ``held`` side (``name -> (features,
     emotions)``) is judged against the same ``draws`` generated sets; the ratio is their mean.
+    ``columns`` keeps only those feature columns on every side (see :func:`emovae.eval.probe.feature_columns`).
     """
+    pick = (lambda f: f) if columns is None else (lambda f: np.asarray(f)[:, columns])
     features, emotions = reference
-    generated = [pooled_features(generate_grid(model, n_frames, emotions, int(seed) + 1 + k, device, guidance))
+    reference = (pick(features), emotions)
+    held = {side: (pick(f), e) for side, (f, e) in held.items()}
+    generated = [pick(pooled_features(generate_grid(model, n_frames, emotions, int(seed) + 1 + k, device, guidance)))
                  for k in range(int(draws))]
     out: dict[str, dict[str, dict[str, object]]] = {}
     for side, real in held.items():

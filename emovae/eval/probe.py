@@ -38,6 +38,17 @@ def pooled_features(latents: np.ndarray, segment: int = FRAME_RATE) -> np.ndarra
     return np.concatenate([x.mean(axis=2), x.std(axis=2), flux, means.std(axis=2)], axis=1)
 
 
+FEATURE_GROUPS = ("mean", "std", "flux", "spread")  # the order of pooled_features' blocks of C columns
+
+
+def feature_columns(groups: tuple[str, ...] | list[str], channels: int) -> np.ndarray:
+    """Column indices of :func:`pooled_features` for the named groups (e.g. to judge only flux and spread)."""
+    unknown = [g for g in groups if g not in FEATURE_GROUPS]
+    if unknown or not groups:
+        raise ValueError(f"feature groups {list(groups)!r}: choose from {', '.join(FEATURE_GROUPS)}")
+    return np.concatenate([np.arange(channels) + FEATURE_GROUPS.index(g) * channels for g in groups])
+
+
 def fit_probe(features: np.ndarray, targets: np.ndarray) -> Pipeline:
     """Standardise then ridge with the penalty picked by leave-one-out CV: simple, fast, hard to overfit."""
     return make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 4, 13))).fit(features, targets)

@@ -105,10 +105,12 @@ def evaluate(model: ConditionalVAE, dataset: LatentDataset, train_index: np.ndar
 def frechet_at_training_conditions(model: ConditionalVAE, dataset: LatentDataset, train_rows: np.ndarray,
                                    train_features: np.ndarray, held: dict[str, tuple[np.ndarray, np.ndarray]],
                                    seed: int, device: torch.device, guidance: float = 1.0, draws: int = 3,
-                                   limit: int = 2000) -> dict[str, dict[str, dict[str, Any]]]:
+                                   limit: int = 2000, columns: np.ndarray | None = None) -> dict[str, dict[str, dict[str, Any]]]:
     """Per held-out side (``name -> (rows, features)``) and quadrant, the Fréchet ratios of VAE samples drawn
-    at (a seeded subset of at most ``limit``) training chunks' own conditions (see the module docstring)."""
+    at (a seeded subset of at most ``limit``) training chunks' own conditions (see the module docstring);
+    ``columns`` judges only those feature columns."""
     pick = np.sort(np.random.default_rng(int(seed)).permutation(len(train_rows))[:limit])
     reference = (train_features[pick], dataset.conditions[train_rows[pick]])
     sides = {side: (features, dataset.conditions[rows]) for side, (rows, features) in held.items()}
-    return frechet_at_conditions(model, dataset.latents.shape[2], reference, sides, seed, device, guidance, draws)
+    return frechet_at_conditions(model, dataset.latents.shape[2], reference, sides, seed, device, guidance, draws,
+                                 columns)
