@@ -98,6 +98,7 @@ def test_resume_after_stop_equals_uninterrupted_run(tmp_path, small_latents):
     assert (state["epoch"], state["batch"]) == (1, 1)
     resumed = train(_config(small_latents, tmp_path / "part", resume=True))
     assert not resumed.stopped and resumed.global_step == full.global_step
+    assert resumed.metrics["chunk_level"] == full.metrics["chunk_level"]  # the fit's summary travels in last.pt
     a = read_checkpoint(tmp_path / "full" / "last.pt")["model_state"]
     b = read_checkpoint(tmp_path / "part" / "last.pt")["model_state"]
     assert all(torch.equal(a[k], b[k]) for k in a)

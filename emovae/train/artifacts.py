@@ -18,10 +18,8 @@ import torch
 from emovae.audio import write_wav
 from emovae.io import write_json
 from emovae.model.checkpoint import load_checkpoint
-from emovae.model.chunk_stats import ChunkStatsPrior
 from emovae.model.vae import ConditionalVAE
 from emovae.progress import Progress
-from emovae.train.chunk_stats import fit_chunk_stats
 from emovae.train.config import TrainConfig
 from emovae.train.dataset import LatentDataset, Split
 from emovae.train.evaluate import evaluate
@@ -41,10 +39,11 @@ SAMPLES_DIR = "samples"
 
 
 def write_final_artifacts(out: Path, config: TrainConfig, dataset: LatentDataset, split: Split,
-                          history: pd.DataFrame, device: torch.device,
-                          progress: Progress | None = None) -> dict[str, Any]:
+                          history: pd.DataFrame, device: torch.device, progress: Progress | None = None,
+                          chunk_level: dict[str, float] | None = None) -> dict[str, Any]:
     """Evaluate the best checkpoint and write every figure, ``metrics.json`` and ``latent_map.npz``;
-    ``progress(done, total, message)`` hears each phase (and each chunk the score decoder describes)."""
+    ``progress(done, total, message)`` hears each phase (and each chunk the score decoder describes).
+    ``chunk_level`` is the summary the fit of the VAE's chunk level returned at the start of training."""
     report = progress or (lambda done, total, message: None)
     report(0, 0, "evaluating best.pt")
     model, info = load_checkpoint(out / "best.pt", map_location=device)
@@ -58,9 +57,8 @@ def write_final_artifacts(out: Path, config: TrainConfig, dataset: LatentDataset
     plot_conditioning(conditioning.targets, conditioning.predictions, rho, out / FIGURES["conditioning"])
     report(0, 0, "writing samples and the latent map")
     metrics["audio"] = write_reconstruction_samples(out, model, dataset, split.val_index, config, device)
-    if model.chunk_stats is not None:  # what the emotion explains of the chunk statistics, and the shrinkage used
-        metrics["chunk_level"] = fit_chunk_stats(model, dataset, split.train_index,
-                                                 prior=ChunkStatsPrior(model.config.in_channels).to(device))
+    if chunk_level:  # what the emotion explains of the chunk statistics, and the shrinkage used
+        metrics["chunk_level"] = dict(chunk_level)
     write_latent_map(out, model, dataset, split.train_index, config.batch_size)
     if config.chunks is not None:
         metrics["score_decoder"] = train_score_decoder(out, dataset, split, config.chunks, progress=progress)[1]

@@ -5,22 +5,21 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from emovae.model.chunk_stats import ChunkStatsPrior, chunk_statistics
+from emovae.model.chunk_stats import chunk_statistics
 from emovae.model.vae import ConditionalVAE
 from emovae.train.dataset import LatentDataset, iter_blocks
 
 
 @torch.no_grad()
 def fit_chunk_stats(model: ConditionalVAE, dataset: LatentDataset, train_index: np.ndarray,
-                    block: int = 256, prior: ChunkStatsPrior | None = None) -> dict[str, float]:
-    """Each training chunk's per-channel (mean, log std) under the model's normalisation, then the closed-form fit
-    of the model's chunk level (or of ``prior``, e.g. a fresh one to re-derive the fit's summary).
+                    block: int = 256) -> dict[str, float]:
+    """Each training chunk's per-channel (mean, log std) under the model's normalisation, then the closed-form
+    fit of the model's chunk level; returns the fit's summary (:meth:`ChunkStatsPrior.fit`).
 
     Call after :meth:`ConditionalVAE.set_normalization`; only training rows are read, so the validation
     and test songs stay unseen by every fitted part of the model.
     """
-    target = prior if prior is not None else model.chunk_stats
-    if target is None:
+    if model.chunk_stats is None:
         raise ValueError("this model has no chunk level (VAEConfig.chunk_stats=False)")
     means, log_sds = [], []
     rows_all = np.sort(np.asarray(train_index))
@@ -29,4 +28,4 @@ def fit_chunk_stats(model: ConditionalVAE, dataset: LatentDataset, train_index: 
         mean, log_sd = chunk_statistics(model.normalize(x))
         means.append(mean.cpu().numpy())
         log_sds.append(log_sd.cpu().numpy())
-    return target.fit(np.concatenate(means), np.concatenate(log_sds), dataset.conditions[rows_all])
+    return model.chunk_stats.fit(np.concatenate(means), np.concatenate(log_sds), dataset.conditions[rows_all])

@@ -69,6 +69,7 @@ class LoopState:
     best_val: float = math.inf
     best_epoch: int | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    chunk_level: dict[str, float] = field(default_factory=dict)  # the chunk level's fit summary (metrics.json)
 
 
 @dataclass
@@ -164,7 +165,7 @@ def train(
     if not stopped and parallel.is_main:
         from emovae.train.artifacts import write_final_artifacts  # heavy (matplotlib, sklearn): only at the end
 
-        metrics = write_final_artifacts(out, config, dataset, split, history, device,
+        metrics = write_final_artifacts(out, config, dataset, split, history, device, chunk_level=state.chunk_level,
                                         progress=lambda done, total, message: dispatch(
                                             callbacks, "on_finishing", done, total, message))
     result = TrainResult(
@@ -194,9 +195,10 @@ def _start(out: Path, config: TrainConfig, dataset: LatentDataset, model: Condit
         save_split(out / SPLIT, split, dataset.labels)
     mean, std = channel_stats(dataset.latents, split.train_index)
     model.set_normalization(torch.from_numpy(mean), torch.from_numpy(std))
+    state = LoopState()
     if model.chunk_stats is not None:  # closed form, training songs only; the weights then train around it
-        fit_chunk_stats(model, dataset, split.train_index)
-    return split, LoopState()
+        state.chunk_level = fit_chunk_stats(model, dataset, split.train_index)
+    return split, state
 
 
 def _restore(out: Path, config: TrainConfig, dataset: LatentDataset, model: ConditionalVAE,
