@@ -9,12 +9,12 @@ Goal: 10 s of synth audio in <= 100 ms median on 2 cores.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 import argparse
 import statistics
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a plain script from anywhere
 

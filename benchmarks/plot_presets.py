@@ -13,8 +13,8 @@ Without ``--after`` only the "before" row is drawn.
 
 from __future__ import annotations
 
-import sys
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
