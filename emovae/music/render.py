@@ -65,18 +65,18 @@ def _render(events: NoteEvents, instrument: Instrument, sample_rate: int, n_samp
 
 def _envelope(layout: "_Layout", instrument: Instrument) -> np.ndarray:
     """Linear attack from exactly 0, sustain, linear release to exactly 0 at note-off + release_s."""
-    ev, idx, t = layout.events, layout.note_index, layout.local_time
+    ev, each, t = layout.events, layout.each_sample, layout.local_time
     attack = np.clip(ev.attack_s * instrument.attack_scale, 0.001, instrument.attack_max_s)
     release_end = (ev.duration + instrument.release_s).astype(F32)
-    env = np.minimum(t * (1.0 / attack).astype(F32)[idx], (release_end[idx] - t) * F32(1.0 / instrument.release_s))
+    env = np.minimum(t * each((1.0 / attack).astype(F32)), (each(release_end) - t) * F32(1.0 / instrument.release_s))
     np.clip(env, 0.0, 1.0, out=env)
-    env *= (ev.velocity**1.6).astype(F32)[idx]  # velocity -> amplitude, roughly perceptual
+    env *= each((ev.velocity**1.6).astype(F32))  # velocity -> amplitude, roughly perceptual
     return env
 
 
 def _partials(layout: "_Layout", instrument: Instrument, sample_rate: int) -> np.ndarray:
     """Sum of the instrument's partials for every note: (in)harmonic frequencies, per-partial decay, brightness."""
-    ev, idx, t = layout.events, layout.note_index, layout.local_time
+    ev, each, t = layout.events, layout.each_sample, layout.local_time
     f0 = midi_to_hz(ev.pitch)
     n_partials = int(min(instrument.partials, max(1, NYQUIST_GUARD * sample_rate // f0.max())))
     weights = instrument.partial_weights()[:n_partials]
@@ -85,19 +85,19 @@ def _partials(layout: "_Layout", instrument: Instrument, sample_rate: int) -> np
     decay, decay_step = None, None
     if instrument.decay_s is not None:
         rate = (1.0 / (instrument.decay_s * 2.0 ** (-(ev.pitch - 60.0) / 24.0))).astype(F32)  # treble dies faster
-        decay = np.exp(-rate[idx] * t)
+        decay = np.exp(-each(rate) * t)
         if instrument.partial_decay > 0:  # partial k decays (1 + partial_decay * k) times as fast
-            decay_step = np.exp(-(rate * F32(instrument.partial_decay))[idx] * t)
+            decay_step = np.exp(-each(rate * F32(instrument.partial_decay)) * t)
 
     body, upper, phase = np.zeros_like(t), np.zeros_like(t), np.empty_like(t)
-    fundamental = None if instrument.inharmonicity else omega[:, 0][idx] * t
+    fundamental = None if instrument.inharmonicity else each(omega[:, 0]) * t
     for k in range(n_partials):
         if k > 0 and decay_step is not None:
             decay *= decay_step
         if weights[k] == 0.0:
             continue
         if fundamental is None:  # stretched partials: each has its own frequency per note
-            np.multiply(omega[:, k][idx], t, out=phase)
+            np.multiply(each(omega[:, k]), t, out=phase)
         else:  # harmonic: partial k+1 runs at (k+1) times the fundamental's phase
             np.multiply(fundamental, F32(k + 1), out=phase)
         np.sin(phase, out=phase)
@@ -108,7 +108,7 @@ def _partials(layout: "_Layout", instrument: Instrument, sample_rate: int) -> np
             body += phase
         else:
             upper += phase
-    upper *= (0.3 + 1.4 * ev.brightness).astype(F32)[idx]  # brighter notes: stronger upper partials
+    upper *= each((0.3 + 1.4 * ev.brightness).astype(F32))  # brighter notes: stronger upper partials
     body += upper
     return body
 
@@ -151,9 +151,17 @@ class _Layout:
     def __init__(self, events: NoteEvents, starts: np.ndarray, lengths: np.ndarray, sample_rate: int):
         self.events, self.starts, self.lengths = events, starts, lengths
         self.offsets = np.concatenate([[0], np.cumsum(lengths)])
-        self.note_index = np.repeat(np.arange(len(events), dtype=np.int32), lengths)
-        position = np.arange(self.offsets[-1], dtype=np.int32) - self.offsets[:-1].astype(np.int32)[self.note_index]
+        position = np.arange(self.offsets[-1], dtype=np.int32) - self.each_sample(self.offsets[:-1].astype(np.int32))
         self.local_time = position.astype(F32) * F32(1.0 / sample_rate)
+
+    def each_sample(self, per_note: np.ndarray) -> np.ndarray:
+        """Spread one value per note over that note's samples.
+
+        ``np.repeat`` by the note lengths, not a fancy-index gather by note number: the same
+        values, about 10x faster (a gather over the whole buffer once per partial was a third of
+        the piano's render time).
+        """
+        return np.repeat(per_note, self.lengths)
 
     @classmethod
     def of(cls, events: NoteEvents, release_s: float, sample_rate: int, n_samples: int) -> "_Layout | None":
