@@ -94,7 +94,8 @@ def session_of(request: gr.Request | None) -> str:
 def build_app(app: AppServices) -> gr.Blocks:
     """Build the four tabs; the Generate tab opens first, holding a rendered clip (see ``_generate_tab``)."""
     # delete_cache: every response leaves its WAV/PNG (and every upload its file) in Gradio's cache
-    with gr.Blocks(title="emovae — emotion-conditioned music", delete_cache=app.settings.delete_cache) as demo:
+    with gr.Blocks(title="emovae — emotion-conditioned music", delete_cache=app.settings.delete_cache,
+                   analytics_enabled=app.settings.gradio_analytics) as demo:
         checkpoint = gr.State(DEMO_CHECKPOINT)  # per session: which VAE generates (and analyses uploads)
         dataset_key = gr.State("")  # per session: the dataset opened in the Dataset tab
         header = gr.Markdown("# emovae — music from an emotion\n" + app.status_markdown())

@@ -1,5 +1,6 @@
-"""What a start does before it serves: no torch and no plotly imported, and a restart's page holds the
-first clip exactly as the app cache stored it (the start-up target, README *Measured*: start → serving)."""
+"""What a start does before it serves: no torch and no plotly imported, no Gradio telemetry threads unless
+the host asks, and a restart's page holds the first clip exactly as the app cache stored it (the start-up
+target, README *Measured*: start → serving)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ from emovae.app.settings import AppSettings
 
 demo, services = app.create_app(AppSettings(**{k: Path(v) for k, v in json.loads(sys.argv[1]).items()}))
 plot = next(b for b in demo.blocks.values() if isinstance(b, app.gr.Plot) and b.label == "Waveform and spectrogram")
-print(json.dumps({"imported": [m for m in json.loads(sys.argv[2]) if m in sys.modules], "plot": plot.value}))
+print(json.dumps({"imported": [m for m in json.loads(sys.argv[2]) if m in sys.modules], "plot": plot.value,
+                  "analytics": demo.analytics_enabled}))
 """
 
 
@@ -42,6 +44,13 @@ def test_a_restart_builds_its_page_with_the_cached_first_clip_and_without_torch_
                           json.dumps(NOT_BEFORE_SERVING)], cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert out.returncode == 0, out.stderr[-3000:]
     page = json.loads(out.stdout.strip().splitlines()[-1])
-    assert page["imported"] == []
+    assert page["imported"] == [] and page["analytics"] is False
     assert page["plot"]["type"] == "plotly" and json.loads(page["plot"]["plot"]) == json.loads(made.figure_json)
     assert [trace["type"] for trace in json.loads(page["plot"]["plot"])["data"]] == [t.type for t in made.figure.data]
+
+
+def test_gradio_telemetry_is_off_unless_the_host_turns_it_on(monkeypatch):
+    monkeypatch.delenv("GRADIO_ANALYTICS_ENABLED", raising=False)
+    assert AppSettings().gradio_analytics is False and AppSettings.from_env().gradio_analytics is False
+    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "True")  # Gradio's own variable and spelling
+    assert AppSettings.from_env().gradio_analytics is True
