@@ -54,3 +54,13 @@ def test_gradio_telemetry_is_off_unless_the_host_turns_it_on(monkeypatch):
     assert AppSettings().gradio_analytics is False and AppSettings.from_env().gradio_analytics is False
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "True")  # Gradio's own variable and spelling
     assert AppSettings.from_env().gradio_analytics is True
+
+
+def test_a_stored_figure_reaches_gr_plot_as_it_is():
+    """The first start's page load hands the warm-up's figure over the same way (``app.plotly_json``)."""
+    import app
+
+    text = '{"data": [{"type": "scatter", "y": [1, 2]}], "layout": {"height": 380}}'
+    shipped = app.gr.Plot().postprocess(app.plotly_json(text))
+    assert shipped.type == "plotly" and shipped.plot == text
+    assert app.plotly_json(None) is None
