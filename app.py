@@ -15,6 +15,7 @@ import functools
 from typing import Any, Callable
 
 import gradio as gr
+from gradio.components.plot import PlotData
 
 from emovae.app import figures
 from emovae.app.checkpoints import DEMO_CHECKPOINT
@@ -77,6 +78,15 @@ def progress_hook(progress: gr.Progress) -> Callable[[int, int, str], None]:
     return lambda done, total, message: progress((done, max(total, 1)), desc=message)
 
 
+def plotly_json(text: str | None) -> PlotData | None:
+    """A plotly figure already serialised (``Figure.to_json()``) as a ``gr.Plot`` value, shipped as it is.
+
+    ``gr.Plot`` takes its own data class unchanged; a restart's first clip thus reaches the page
+    without importing plotly and rebuilding the Figure from the cache (~0.4 s of start-up).
+    """
+    return PlotData(type="plotly", plot=text) if text else None
+
+
 def session_of(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or ""
 
@@ -84,7 +94,8 @@ def session_of(request: gr.Request | None) -> str:
 def build_app(app: AppServices) -> gr.Blocks:
     """Build the four tabs; the Generate tab opens first, holding a rendered clip (see ``_generate_tab``)."""
     # delete_cache: every response leaves its WAV/PNG (and every upload its file) in Gradio's cache
-    with gr.Blocks(title="emovae — emotion-conditioned music", delete_cache=app.settings.delete_cache) as demo:
+    with gr.Blocks(title="emovae — emotion-conditioned music", delete_cache=app.settings.delete_cache,
+                   analytics_enabled=app.settings.gradio_analytics) as demo:
         checkpoint = gr.State(DEMO_CHECKPOINT)  # per session: which VAE generates (and analyses uploads)
         dataset_key = gr.State("")  # per session: the dataset opened in the Dataset tab
         header = gr.Markdown("# emovae — music from an emotion\n" + app.status_markdown())
@@ -171,7 +182,7 @@ def _generate_tab(app: AppServices, demo: gr.Blocks, checkpoint: gr.State) -> gr
                                interactive=False, elem_id="generated-midi")
             info = gr.Markdown(first.markdown if first else "rendering the first clip…", elem_id="clip-info")
         with gr.Column(scale=6):
-            plot = gr.Plot(value=first.figure if first else None, label="Waveform and spectrogram")
+            plot = gr.Plot(value=plotly_json(first.figure_json) if first else None, label="Waveform and spectrogram")
 
     inputs = [checkpoint, mode, valence, arousal, valence_end, arousal_end, renderer, seconds, seed, temperature]
     outputs = [audio, download, info, emotion_map, midi]  # midi last: the API's first four values keep their places
@@ -209,7 +220,8 @@ def _generate_tab(app: AppServices, demo: gr.Blocks, checkpoint: gr.State) -> gr
             return radio, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         if screen is None:
             return radio, None, None, public_text(app.status_markdown()), None, None
-        return radio, str(screen.path), str(screen.path), screen.markdown, screen.figure, str(screen.midi) if screen.midi else None
+        return (radio, str(screen.path), str(screen.path), screen.markdown, plotly_json(screen.figure_json),
+                str(screen.midi) if screen.midi else None)
 
     # no concurrency limit: waiting for the warm-up must not hold a slot that generations queue for
     demo.load(on_page_load, None, [renderer, audio, download, info, plot, midi], api_visibility="private",

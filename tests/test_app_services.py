@@ -98,6 +98,7 @@ def test_the_first_clip_is_kept_across_restarts_and_redone_when_the_checkpoint_c
     restart = AppServices.create(settings)
     kept = restart.generation.cached_first_screen()  # no rendering, no torch needed
     assert kept is not None and kept.path == made.path and kept.markdown == made.markdown
+    assert kept.figure_json == made.figure_json  # as stored: the page ships it without rebuilding a Figure
     assert [trace.type for trace in kept.figure.data] == [trace.type for trace in made.figure.data]
     assert kept.figure.layout.height == made.figure.layout.height
     assert made.midi is not None and kept.midi == made.midi and made.midi.parent == made.path.parent  # its score too

@@ -9,15 +9,20 @@ zoom and legends matter (dataset maps, histograms, curves, waveform + spectrogra
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import pandas as pd
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 from PIL import Image, ImageDraw, ImageFont
 
 from emovae.emotion import DEAM_STATIC_RANGE, PRESETS
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import plotly.graph_objects as go
+
+# plotly is imported inside the functions that draw with it: the page a start serves holds no new
+# plotly figure (the first clip's comes from the app cache as JSON), and importing plotly and building
+# its first Figure costs ~0.4 s on 2 cores that start-up does not need to spend.
 
 # Quadrant colours at the four corners (happy, angry, sad, calm), blended across the plane.
 CORNER_RGB = {
@@ -128,6 +133,8 @@ def render_emotion_map(
 
 def va_scatter(songs: pd.DataFrame | None, chunks: pd.DataFrame | None, title: str = "Valence / arousal") -> go.Figure:
     """Songs (static labels) and chunks (dynamic or static labels) on the [0,1] plane, hoverable."""
+    import plotly.graph_objects as go
+
     fig = go.Figure()
     if chunks is not None and len(chunks):
         for source, part in chunks.groupby("label_source"):
@@ -163,6 +170,9 @@ def _unit_axes(fig: go.Figure, title: str) -> None:
 
 def histograms(chunks: pd.DataFrame) -> go.Figure:
     """Valence and arousal distributions of the chunks, side by side."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
     fig = make_subplots(rows=1, cols=2, subplot_titles=("valence", "arousal"))
     for col, name in enumerate(("valence", "arousal"), start=1):
         fig.add_trace(go.Histogram(x=chunks[name], nbinsx=20, name=name, showlegend=False), row=1, col=col)
@@ -173,6 +183,8 @@ def histograms(chunks: pd.DataFrame) -> go.Figure:
 
 def waveform_spectrogram(audio: np.ndarray, sample_rate: int, title: str = "", max_hz: float = 8000.0) -> go.Figure:
     """Waveform envelope over a dB spectrogram, both downsampled so the figure stays light and fast."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
     from scipy.signal import spectrogram
 
     audio = np.asarray(audio, dtype=np.float32)
@@ -211,6 +223,8 @@ def latent_map_figure(
     neighbours: Sequence[int] = (),
 ) -> go.Figure:
     """Training chunks in the 2-D PCA of VAE posterior means, coloured by valence, plus an upload."""
+    import plotly.graph_objects as go
+
     fig = go.Figure(
         go.Scattergl(
             x=coords[:, 0], y=coords[:, 1], mode="markers", name="training chunks", text=list(chunk_ids),
@@ -238,6 +252,9 @@ def latent_map_figure(
 
 def training_curves(history: pd.DataFrame) -> go.Figure:
     """Total, reconstruction (MSE) and KL losses per epoch, train and validation."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
     fig = make_subplots(rows=1, cols=3, subplot_titles=("total", "MSE", "KL"))
     if history is not None and len(history):
         for col, metric in enumerate(("total", "mse", "kl"), start=1):

@@ -78,6 +78,9 @@ class AppSettings:
     cache_max_age_s: int = 3600  # EMOVAE_CACHE_MAX_AGE_S: Gradio cache files older than this are deleted
     max_kept_runs: int = 20  # EMOVAE_MAX_KEPT_RUNS: finished run folders kept (the oldest go first)
     hosted: bool = False
+    # Gradio's usage telemetry (a version check and event reports over the network, in threads that
+    # compete with start-up for the CPU): off unless the host asks for it (GRADIO_ANALYTICS_ENABLED=true)
+    gradio_analytics: bool = False
     # a demo bundle on the real EnCodec, built in the background where its weights can be had
     # (emovae.app.pretrained). Off unless asked for: the app turns it on from the environment
     # (EMOVAE_AUTO_PRETRAINED, default on), tests and library users opt in.
@@ -141,5 +144,6 @@ class AppSettings:
             cache_max_age_s=int(os.environ.get("EMOVAE_CACHE_MAX_AGE_S", cls.cache_max_age_s)),
             max_kept_runs=int(os.environ.get("EMOVAE_MAX_KEPT_RUNS", cls.max_kept_runs)),
             hosted=hosted,
+            gradio_analytics=_env_switch("GRADIO_ANALYTICS_ENABLED", False),
             auto_pretrained=_env_switch("EMOVAE_AUTO_PRETRAINED", True),
         )
