@@ -158,8 +158,8 @@ class _Layout:
         """Spread one value per note over that note's samples.
 
         ``np.repeat`` by the note lengths, not a fancy-index gather by note number: the same
-        values, about 10x faster (a gather over the whole buffer once per partial was a third of
-        the piano's render time).
+        values, about 10x faster. The renderer spreads a dozen per-note values for a piano voice (one
+        per partial), and with the gather that was about a quarter of a 10 s piece's note rendering.
         """
         return np.repeat(per_note, self.lengths)
 
