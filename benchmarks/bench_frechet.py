@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from emovae.model.checkpoint import load_checkpoint  # noqa: E402
+from emovae.model.checkpoint import load_checkpoint, recorded_guidance  # noqa: E402
 from emovae.train.dataset import load_latent_dataset, load_split  # noqa: E402
 from emovae.eval.probe import FEATURE_GROUPS, feature_columns  # noqa: E402
 from emovae.train.evaluate import dataset_features, frechet_at_training_conditions  # noqa: E402
@@ -52,7 +52,7 @@ def main() -> None:
         train_rows = np.sort(split.train_index)
         sides = {side: (np.sort(rows), dataset_features(dataset, np.sort(rows)))
                  for side, rows in (("val", split.val_index), ("test", split.test_index)) if len(rows)}
-        guidance = float((info.get("train_config") or {}).get("guidance", 1.0)) if model.config.unconditional else 1.0
+        guidance = recorded_guidance(model.config, info)
         report = frechet_at_training_conditions(model, dataset, train_rows, dataset_features(dataset, train_rows), sides,
                                                 args.seed, torch.device("cpu"), guidance, args.draws,
                                                 columns=columns)

@@ -31,8 +31,8 @@ import torch  # noqa: E402
 
 from emovae.eval.frechet import quadrant_distances  # noqa: E402
 from emovae.eval.probe import FEATURE_GROUPS, feature_columns, pooled_features  # noqa: E402
-from emovae.model.checkpoint import load_checkpoint  # noqa: E402
-from emovae.model.chunk_stats import standardize  # noqa: E402
+from emovae.model.checkpoint import load_checkpoint, recorded_guidance  # noqa: E402
+from emovae.model.chunk_stats import compose, standardize  # noqa: E402
 from emovae.train.dataset import iter_blocks, load_latent_dataset, load_split  # noqa: E402
 
 SOURCES = {  # name -> (texture from, statistics from)
@@ -45,9 +45,11 @@ SOURCES = {  # name -> (texture from, statistics from)
 
 @torch.no_grad()
 def build(model, x_raw: torch.Tensor, cond: torch.Tensor, texture_from: str, stats_from: str,
-          generator: torch.Generator) -> np.ndarray:
+          generator: torch.Generator, guidance: float) -> np.ndarray:
     """Raw latents ``(B, C, T)`` assembled from the named texture and statistics (see the module docstring)."""
     n_frames = x_raw.shape[-1]
+    if (texture_from, stats_from) == ("prior", "sampled"):  # the app's own path, guidance included
+        return model.generate(cond, n_frames, generator=generator, guidance=guidance).numpy()
     texture, mean, log_sd = standardize(model.normalize(x_raw))
     own = torch.cat([mean, log_sd], dim=1)
     stats = own if stats_from == "own" else torch.cat(model.chunk_stats.sample(cond, n_frames, generator), dim=1)
@@ -57,11 +59,9 @@ def build(model, x_raw: torch.Tensor, cond: torch.Tensor, texture_from: str, sta
         else:
             z_mean, z_logvar = model.prior(cond, model.config.latent_frames(n_frames))
         z = z_mean + torch.exp(0.5 * z_logvar) * torch.randn(z_mean.shape, generator=generator)
-        decoded, logvar = model.decode_distribution(z, cond, n_frames, stats=own if texture_from == "posterior" else stats)
+        decoded, logvar = model.decode_distribution(z, cond, n_frames, stats=stats)
         texture = decoded if logvar is None else decoded + torch.exp(0.5 * logvar) * torch.randn(decoded.shape, generator=generator)
-    shape = stats if stats.dim() == 3 else stats[..., None]
-    mean, log_sd = shape.chunk(2, dim=1)
-    return model.denormalize(texture * torch.exp(log_sd) + mean).numpy()
+    return model.denormalize(compose(texture, stats)).numpy()
 
 
 def main() -> None:
@@ -74,10 +74,11 @@ def main() -> None:
     args = parser.parse_args()
 
     dataset = load_latent_dataset(args.latents, args.chunk_seconds)
-    model, _ = load_checkpoint(args.run / "best.pt", map_location="cpu")
+    model, info = load_checkpoint(args.run / "best.pt", map_location="cpu")
     if model.chunk_stats is None:
         parser.error(f"{args.run / 'best.pt'} has no chunk level (model.chunk_stats); this diagnostic needs one")
     split = load_split(args.run / "split.json", dataset.labels)
+    guidance = recorded_guidance(model.config, info)
     columns = feature_columns(args.groups, dataset.latents.shape[1])
     train_rows, test_rows = np.sort(split.train_index), np.sort(split.test_index)
     x_test, c_test = dataset.batch(test_rows)
@@ -89,7 +90,7 @@ def main() -> None:
         ratios = []
         for draw in range(args.draws):
             generator = torch.Generator().manual_seed(draw + 1)
-            built = np.concatenate([build(model, *dataset.batch(rows), texture_from, stats_from, generator)
+            built = np.concatenate([build(model, *dataset.batch(rows), texture_from, stats_from, generator, guidance)
                                     for rows in iter_blocks(train_rows, 256)])
             report = quadrant_distances(reference, test, (pooled_features(built)[:, columns], c_train.numpy()))
             ratios.append({quadrant: row["ratio"] for quadrant, row in report.items()})

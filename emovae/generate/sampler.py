@@ -20,6 +20,7 @@ import torch
 from emovae.checks import number_in_range
 from emovae.emotion import validate_emotion
 from emovae.generate.threads import cpu_worker
+from emovae.model.checkpoint import recorded_guidance
 
 MAX_SECONDS = 120.0  # longer pieces cost memory linearly and gain nothing musically from one sample
 MAX_TEMPERATURE = 3.0  # beyond this the prior sample leaves the region the decoder was trained on
@@ -98,9 +99,7 @@ class LatentSampler:
         codec = info.get("codec") or {}
         self.codec_identity: dict = dict(codec)
         self.frame_rate = int(codec.get("frame_rate", 75))
-        # the guidance the training run recorded (and was evaluated with); 1 = none, and for models without a null mode
-        trained = (info.get("train_config") or {}).get("guidance", 1.0)
-        self.default_guidance = float(trained) if getattr(model.config, "unconditional", False) else 1.0
+        self.default_guidance = recorded_guidance(model.config, info)
         self._worker = cpu_worker(self.device, cpu_threads)
 
     @classmethod

@@ -64,6 +64,13 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     return model, info
 
 
+def recorded_guidance(config: VAEConfig, info: dict[str, Any]) -> float:
+    """The classifier-free guidance scale the training run recorded (and was evaluated with), from a
+    checkpoint's extras; 1 (none) when it recorded none or the model has no null condition to guide from."""
+    trained = (info.get("train_config") or {}).get("guidance", 1.0)
+    return float(trained) if getattr(config, "unconditional", False) else 1.0
+
+
 def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """The raw checkpoint dict, with errors that name the file and say what to do."""
     path = Path(path)

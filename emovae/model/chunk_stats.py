@@ -64,6 +64,13 @@ def standardize(x_norm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch
     return (x_norm - mean[..., None]) * torch.exp(-log_sd)[..., None], mean, log_sd
 
 
+def compose(texture: torch.Tensor, stats: torch.Tensor) -> torch.Tensor:
+    """The inverse of :func:`standardize`: texture ``(B, C, T)`` x exp(log std) + mean, with ``stats`` the
+    ``(mean, log std)`` concatenated, ``(B, 2C)`` for the whole chunk or ``(B, 2C, T)`` frame by frame."""
+    mean, log_sd = (stats if stats.dim() == 3 else stats[..., None]).chunk(2, dim=1)
+    return texture * torch.exp(log_sd) + mean
+
+
 class ChunkStatsPrior(nn.Module):
     """Conditional Gaussian over ``(mean, log std)`` per channel; see the module docstring."""
 

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emovae.model.chunk_stats import ChunkStatsPrior, standardize
+from emovae.model.chunk_stats import ChunkStatsPrior, compose, standardize
 from emovae.model.config import VAEConfig
 from emovae.model.modules import (
     ConditionEmbedding,
@@ -229,7 +229,7 @@ class ConditionalVAE(nn.Module):
         mu, _ = self.encode(texture, cond)
         recon = self.decode(mu, cond, x_raw.shape[-1], stats=stats)
         if stats is not None:
-            recon = self._compose(recon, stats[..., None])
+            recon = compose(recon, stats)
         return self.denormalize(recon)
 
     @torch.no_grad()
@@ -275,12 +275,7 @@ class ConditionalVAE(nn.Module):
         if logvar is not None:
             output_noise = torch.randn(mean.shape, generator=generator, device=device)
             mean = mean + torch.exp(0.5 * logvar) * output_noise * float(temperature)
-        return mean if stats is None else self._compose(mean, stats)
-
-    def _compose(self, texture: torch.Tensor, stats: torch.Tensor) -> torch.Tensor:
-        """Texture ``(B, C, T)`` x exp(log std) + mean, with ``stats`` ``(B, 2C, 1 or T)``."""
-        mean, log_sd = stats.chunk(2, dim=1)
-        return texture * torch.exp(log_sd) + mean
+        return mean if stats is None else compose(mean, stats)
 
     # --- helpers -------------------------------------------------------------------------------------
     def _check_input(self, x: torch.Tensor) -> None:
