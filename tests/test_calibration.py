@@ -13,6 +13,8 @@ from emovae.music.calibration import (
     EngineCalibration,
     default_calibration,
     engine_fingerprint,
+    fit_calibration,
+    random_knobs,
     render_knobs,
 )
 from emovae.music.params import KNOB_NAMES, PARAM_RANGES
@@ -41,6 +43,38 @@ def test_knobs_are_every_knob_name_inside_its_range_even_for_wild_descriptors():
         assert values.shape == (50,) and np.all(np.isfinite(values)) and values.min() >= lo and values.max() <= hi, name
     with pytest.raises(ValueError, match=str(len(DESCRIPTOR_NAMES))):
         calibration.knobs(np.zeros((3, len(DESCRIPTOR_NAMES) - 1)))
+
+
+def test_beyond_the_fitted_box_the_map_keeps_its_slope_instead_of_bending():
+    """Inside the box of descriptors the engine's pieces spanned the map is quadratic; beyond it,
+    linear (each square continues along its tangent). A VAE sample read as a negative onset rate
+    once turned calm music staccato through the onset rate's square."""
+    calibration = default_calibration()
+    assert np.all(calibration.low < calibration.mean) and np.all(calibration.mean < calibration.high)
+
+    def second_differences(start: np.ndarray, direction: float) -> dict[str, float]:
+        """Second difference of each knob along three equal steps, where no knob hit its range."""
+        rows = start[None, :] + direction * calibration.scale[None, :] * np.array([0.1, 0.2, 0.3])[:, None]
+        knobs = calibration.knobs(rows)
+        inside = {n: v for n, v in knobs.items() if np.all((v > PARAM_RANGES[n][0]) & (v < PARAM_RANGES[n][1]))}
+        return {n: float(v[0] - 2 * v[1] + v[2]) for n, v in inside.items()}
+
+    for edge, direction in ((calibration.low, -1.0), (calibration.high, 1.0)):
+        beyond = second_differences(edge, direction)
+        assert beyond and all(abs(d) < 1e-9 for d in beyond.values()), beyond  # linear past the edge
+        within = second_differences(calibration.mean, direction)
+        assert max(abs(d) for d in within.values()) > 1e-4, within  # still quadratic inside
+
+
+def test_a_fit_records_the_box_its_pieces_spanned():
+    calibration = fit_calibration(n_pieces=6, seconds=1.0, seed=3)
+    pieces = np.random.default_rng([3, 0xCA1])
+    described = []
+    for i in range(6):
+        knobs = random_knobs(pieces)
+        described.append(describe(render_knobs(knobs, 1.0, seed=3 * 100_003 + i), SAMPLE_RATE).mean(axis=0))
+    np.testing.assert_allclose(calibration.low, np.min(described, axis=0))
+    np.testing.assert_allclose(calibration.high, np.max(described, axis=0))
 
 
 def _read_back(knobs: dict) -> dict[str, float]:
