@@ -57,10 +57,9 @@ def _expand(descriptors: np.ndarray, edge: np.ndarray | None = None) -> np.ndarr
 
     With ``edge`` (the descriptors clipped into the fitted box, same units), a square is continued past
     the box along its tangent at the edge (``e**2 + 2 e (x - e)``): the map keeps its slope there
-    instead of bending further.
+    instead of bending further. Inside the box (and without ``edge``) ``e = x``: the plain square.
     """
-    if edge is None:
-        return np.concatenate([descriptors, descriptors**2], axis=1)
+    edge = descriptors if edge is None else edge
     return np.concatenate([descriptors, edge**2 + 2.0 * edge * (descriptors - edge)], axis=1)
 
 
