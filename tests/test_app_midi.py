@@ -23,7 +23,7 @@ from emovae.app.generation import KEEP_CLIPS, NO_MIDI, prune
 from emovae.app.generation_service import SINGLE_MODE, GenerationService
 from emovae.app.settings import AppSettings
 from emovae.model import ConditionalVAE, VAEConfig, save_checkpoint
-from emovae.model.score import SCORE_DECODER_FILE, ScoreDecoder
+from emovae.model.score import FEATURES_PER_CHANNEL, SCORE_DECODER_FILE, ScoreDecoder
 from emovae.music.calibration import default_calibration
 from emovae.music.midi import PPQ
 
@@ -53,7 +53,7 @@ def service(tmp_path_factory):
     folder = tmp_path_factory.mktemp("app-midi")
     checkpoint = folder / "vae.pt"
     save_checkpoint(checkpoint, model, {"codec": identity, "epoch": 0, "metrics": {}, "chunk_seconds": 5})
-    calibration, n_features = default_calibration(), 4 * int(identity["channels"])
+    calibration, n_features = default_calibration(), FEATURES_PER_CHANNEL * int(identity["channels"])
     ScoreDecoder(np.zeros(n_features), np.ones(n_features), calibration.mean.copy(), calibration.scale.copy(),
                  np.zeros((n_features, len(DESCRIPTOR_NAMES))), int(identity["frame_rate"]),
                  identity["codec_id"]).save(folder / SCORE_DECODER_FILE)

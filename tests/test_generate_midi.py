@@ -19,7 +19,7 @@ from emovae.analysis.descriptors import DESCRIPTOR_NAMES  # noqa: E402
 from emovae.generate import MIDI_RENDERERS, GenerationInputError, GenerationRequest, Generator  # noqa: E402
 from emovae.generate.stage import GenerationStageConfig, run_generation  # noqa: E402
 from emovae.model import ConditionalVAE, VAEConfig, save_checkpoint  # noqa: E402
-from emovae.model.score import SCORE_DECODER_FILE, ScoreDecoder  # noqa: E402
+from emovae.model.score import FEATURES_PER_CHANNEL, SCORE_DECODER_FILE, ScoreDecoder  # noqa: E402
 from emovae.music.calibration import default_calibration  # noqa: E402
 from emovae.music.midi import PPQ  # noqa: E402
 from pipeline.generate import main  # noqa: E402
@@ -36,7 +36,7 @@ def checkpoint(tmp_path_factory):
                                      cond_hidden=8)).eval()
     path = tmp_path_factory.mktemp("vae") / "best.pt"
     save_checkpoint(path, model, {"codec": CODEC, "epoch": 0, "metrics": {}, "chunk_seconds": 5})
-    calibration, n_features = default_calibration(), 4 * CHANNELS
+    calibration, n_features = default_calibration(), FEATURES_PER_CHANNEL * CHANNELS
     ScoreDecoder(np.zeros(n_features), np.ones(n_features), calibration.mean.copy(), calibration.scale.copy(),
                  np.zeros((n_features, len(DESCRIPTOR_NAMES))), FRAME_RATE, CODEC["codec_id"]).save(path.parent / SCORE_DECODER_FILE)
     return path

@@ -23,7 +23,7 @@ from emovae.generate.render import RulesRenderer, SynthRenderer
 from emovae.generate.sampler import EmotionPath, GenerationInputError
 from emovae.model import ConditionalVAE, VAEConfig, save_checkpoint
 from emovae.model.modules import FiLM
-from emovae.model.score import SCORE_DECODER_FILE, ScoreDecoder
+from emovae.model.score import FEATURES_PER_CHANNEL, SCORE_DECODER_FILE, ScoreDecoder
 from emovae.music.calibration import default_calibration
 
 CHANNELS = 8
@@ -37,7 +37,7 @@ CHANNEL_STD = np.linspace(0.5, 4.0, CHANNELS)
 def pace_decoder() -> ScoreDecoder:
     """Reads tempo and onset rate off channel 0's mean (+1 -> 1.5 standard deviations faster); the rest at typical values."""
     calibration = default_calibration()
-    n_features = 4 * CHANNELS
+    n_features = FEATURES_PER_CHANNEL * CHANNELS
     coef = np.zeros((n_features, len(DESCRIPTOR_NAMES)))
     for name in ("tempo_bpm", "onset_rate"):
         coef[0, DESCRIPTOR_NAMES.index(name)] = 1.5  # feature 0: channel 0's window mean

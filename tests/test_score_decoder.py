@@ -2,9 +2,9 @@
 
 The data is demo-like: the music engine at independent random knob settings, one clip per "song",
 described with the same librosa code as the training stage. The real pipeline's latent is EnCodec's;
-here a *fixed random* linear map of each 75 Hz frame's log spectrum stands in for it (same frame
-rate, a few channels), which keeps the file fast while leaving the decoder a latent it has to learn
-to read: nothing in it is a descriptor.
+here a *fixed random* linear map of each 75 Hz frame's samples stands in for it (same frame rate, a
+few channels; see :func:`stand_in_latent`), which keeps the file fast while leaving the decoder a
+latent it has to learn to read: nothing in it is a descriptor.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 from emovae.analysis.descriptors import DESCRIPTOR_NAMES, describe
 from emovae.audio import SAMPLE_RATE
 from emovae.io import read_json, write_json
-from emovae.model.score import SCORE_DECODER_FILE, ScoreDecoder, window_features
+from emovae.model.score import FEATURES_PER_CHANNEL, SCORE_DECODER_FILE, ScoreDecoder, window_features
 from emovae.music.calibration import random_knobs, render_knobs
 from emovae.train.dataset import split_by_song
 from emovae.train.score import correlations, fit_score_decoder
@@ -31,11 +31,16 @@ CHANNELS = 16
 
 
 def stand_in_latent(audio: np.ndarray) -> np.ndarray:
-    """``(CHANNELS, frames)``: a fixed random projection of each frame's log magnitude spectrum."""
-    frames = audio[: len(audio) // HOP * HOP].reshape(-1, HOP) * np.hanning(HOP)
-    log_spectrum = np.log(np.abs(np.fft.rfft(frames, axis=1)) + 1e-4)  # (frames, 161)
-    projection = np.random.default_rng(1234).standard_normal((log_spectrum.shape[1], CHANNELS)) / 12.0
-    return (log_spectrum @ projection).T.astype(np.float32)
+    """``(CHANNELS, frames)``: a fixed random linear map of each frame's samples, around a fixed bias.
+
+    That is what the random-init EnCodec is on music (measured: its latent moves linearly with the
+    waveform, doubling the audio doubles the deviation from the silent latent to within 3 %), so a
+    window's spread grows with the level, as it does in the pipeline's latents.
+    """
+    frames = audio[: len(audio) // HOP * HOP].reshape(-1, HOP)
+    rng = np.random.default_rng(1234)
+    projection, bias = rng.standard_normal((HOP, CHANNELS)) / np.sqrt(HOP), rng.normal(0.0, 0.02, CHANNELS)
+    return (bias + frames @ projection).T.astype(np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -65,13 +70,43 @@ def fitted(demo):
 def test_window_features_are_one_row_per_second_and_refuse_bad_latents():
     latent = np.random.default_rng(0).standard_normal((CHANNELS, int(3.5 * FRAME_RATE)))
     features = window_features(latent, FRAME_RATE)
-    assert features.shape == (3, 4 * CHANNELS)  # trailing half second dropped
+    assert features.shape == (3, FEATURES_PER_CHANNEL * CHANNELS)  # trailing half second dropped
     np.testing.assert_allclose(features[0, :CHANNELS], latent[:, :FRAME_RATE].mean(axis=1))
-    assert window_features(latent[:, :30], FRAME_RATE).shape == (1, 4 * CHANNELS)  # short: one window
+    assert window_features(latent[:, :30], FRAME_RATE).shape == (1, FEATURES_PER_CHANNEL * CHANNELS)  # short: one window
     with pytest.raises(ValueError, match="NaN"):
         window_features(np.full((CHANNELS, 100), np.nan), FRAME_RATE)
     with pytest.raises(ValueError, match="channels, frames"):
         window_features(np.zeros(100), FRAME_RATE)
+
+
+def _level_latent(register: float, gain: float, rng: np.random.Generator, seconds: int = 5) -> np.ndarray:
+    """A latent whose channels spread with the audio's level times a register-dependent shape (the random codec's way)."""
+    shape = np.exp(np.random.default_rng(99).uniform(-1.0, 1.0, CHANNELS) * register)  # fixed per channel
+    bias = np.random.default_rng(98).normal(0.0, 0.02, CHANNELS)[:, None]
+    return bias + gain * shape[:, None] * rng.standard_normal((CHANNELS, seconds * FRAME_RATE))
+
+
+def test_the_register_of_a_quiet_passage_reads_as_that_of_a_loud_one():
+    """Regression: on the linear window spreads alone the readout of a quiet clip was pulled toward the mean
+    (the level multiplies what the register does to a channel); the log spreads make the level additive."""
+    rng = np.random.default_rng(3)
+    features, targets = [], []
+    for _ in range(80):
+        register, gain = rng.uniform(0.0, 1.0), np.exp(rng.uniform(np.log(0.2), 0.0))
+        f = window_features(_level_latent(register, gain, rng), FRAME_RATE)
+        y = rng.standard_normal((len(f), len(DESCRIPTOR_NAMES)))
+        y[:, DESCRIPTOR_NAMES.index("register")] = register
+        features.append(f), targets.append(y)
+    decoder = ScoreDecoder.fit(np.concatenate(features), np.concatenate(targets), alpha=1.0)
+    column = DESCRIPTOR_NAMES.index("register")
+
+    def read(register: float, gain: float) -> float:
+        return float(decoder.predict(_level_latent(register, gain, np.random.default_rng(5)))[:, column].mean())
+
+    span = read(1.0, 1.0) - read(0.0, 1.0)  # what a full change of register reads at full level
+    assert span > 0.8
+    for register in (0.1, 0.9):
+        assert abs(read(register, 0.2) - read(register, 1.0)) < 0.1 * span
 
 
 def test_decoder_reads_loudness_and_onset_rate_off_held_out_songs(demo, fitted):
