@@ -4,7 +4,7 @@ The model path plays what the score decoder reads off a *sampled* latent. The de
 correlations (``score_decoder.json``) say how well it reads a *real* latent; they say nothing about
 whether the VAE puts the same music into its samples. That second link is where engine changes have
 broken the model path: on a variant of the engine-v3 branch (register 60 + 11 v, brightness tilting the
-low end too) the register was read off real test chunks at r 0.87 but off the VAE's samples at r 0.07,
+low end too) the register was read off real test chunks at r 0.87 but off the VAE's samples at r 0.14,
 and the model path lost its valence (0.56) although every other figure of the chain looked healthy.
 
 :func:`sample_fidelity` measures that link. For each held-out chunk it samples the model at the
