@@ -34,6 +34,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cond-dropout", type=float, help="fraction of chunks trained without their condition (guidance)")
     p.add_argument("--guidance", type=float, help="classifier-free guidance scale recorded for generation and evaluation")
     p.add_argument("--emotion-weight", type=float, help="weight of the emotion head's term on the VAE's own samples (0 = off)")
+    p.add_argument("--descriptor-weight", type=float,
+                   help="weight of the score decoder's reading of the VAE's own samples (needs --chunks; 0 = off)")
     p.add_argument("--prior-fit", type=float, help="weight of the conditional prior's own likelihood term (0 = off)")
     p.add_argument("--val-fraction", type=float, help="fraction of songs held out for validation (picks best.pt)")
     p.add_argument("--test-fraction", type=float, help="fraction of songs held out from everything fitted or chosen")

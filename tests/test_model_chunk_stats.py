@@ -250,7 +250,7 @@ def test_the_emotion_head_is_fitted_on_whole_chunks_not_their_textures(monkeypat
 
     seen = {}
 
-    def spy(model, target, cond, weight, noise, n_samples=None):
+    def spy(model, target, cond, weight, samples):
         seen["target"] = target
         return torch.zeros(())
 

@@ -98,7 +98,8 @@ def test_prior_fit_trains_the_prior_and_leaves_the_encoder_to_beta():
 def test_emotion_head_is_fitted_on_real_chunks_and_frozen_for_the_vaes_samples():
     model = _model().train()
     target, cond = torch.randn(4, 16, 40), torch.rand(4, 2)
-    loss = _emotion_terms(model, target, cond, weight=1.0, noise=torch.Generator().manual_seed(0))
+    samples = model.sample_normalized(cond, target.shape[-1], generator=torch.Generator().manual_seed(0))
+    loss = _emotion_terms(model, target, cond, weight=1.0, samples=samples)
     head = list(model.emotion_head.parameters())
     fit_only = torch.nn.functional.mse_loss(model.emotion_head(target), cond)
     head_grads = torch.autograd.grad(loss, head, retain_graph=True)

@@ -126,6 +126,23 @@ def test_a_run_saved_before_a_model_option_existed_still_resumes(tmp_path, small
     assert not resumed.stopped and resumed.epochs_completed == config.epochs
 
 
+def test_a_run_saved_before_the_descriptor_term_existed_resumes_without_it(tmp_path, small_latents):
+    """A last.pt written before ``descriptor_weight`` existed trained without the term: --resume must
+    continue it that way (exactly), not refuse it or switch the term on halfway."""
+    from emovae.train import resume_config
+
+    out = tmp_path / "old"
+    event = threading.Event()
+    train(_config(small_latents, out, descriptor_weight=0.0), callbacks=[StopAfter(1, event)], stop_event=event)
+    payload = torch.load(out / "last.pt", weights_only=False)
+    del payload["train_config"]["descriptor_weight"]  # as that code wrote it
+    torch.save(payload, out / "last.pt")
+    config = resume_config(out)
+    assert config.descriptor_weight == 0.0
+    resumed = train(config)
+    assert not resumed.stopped and resumed.epochs_completed == config.epochs
+
+
 def test_run_folder_is_never_silently_reused(tmp_path, small_latents):
     out = tmp_path / "run"
     event = threading.Event()

@@ -65,6 +65,26 @@ def test_the_vae_learns_on_real_demo_latents(tiny_run):
     assert result.metrics["val_mse"] < result.metrics["baseline_mse"]
 
 
+def test_the_descriptor_term_trains_on_the_runs_own_chunks(tiny_run, tmp_path):
+    """``--descriptor-weight`` end to end: the chunks are described, the decoder is fitted before the first
+    step, and every step scores the VAE's samples with it."""
+    from emovae.train import TrainConfig, train
+
+    config, _, _ = tiny_run
+    steps: list[dict] = []
+
+    class Steps:
+        def on_step(self, step, metrics):
+            steps.append(metrics)
+
+    result = train(TrainConfig(latents=str(config.path(formats.DEFAULT_LATENT_DIR)), out=str(tmp_path / "run"),
+                               chunks=str(config.path(formats.DEFAULT_PROCESSED_DIR)), descriptor_weight=1.0, epochs=2,
+                               batch_size=4, seed=1, device="cpu", write_audio=False), callbacks=[Steps()])
+    assert not result.stopped and steps
+    assert all(np.isfinite(m["descriptor"]) and m["descriptor"] > 0 for m in steps)
+    assert (tmp_path / "run" / "score_decoder.json").is_file()
+
+
 def test_a_second_run_redoes_nothing(tiny_run):
     config, first, _ = tiny_run
     stamps = {p: p.stat().st_mtime_ns for p in (*first.generated, formats.latents_path(config.path(formats.DEFAULT_LATENT_DIR), 5))}

@@ -26,12 +26,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from emovae.analysis.descriptors import DESCRIPTOR_NAMES
 from emovae.codec.identity import FRAME_RATE
 from emovae.io import read_json, write_json
+
+if TYPE_CHECKING:
+    import torch
 
 FORMAT_VERSION = 2  # 2: log standard deviations added to the features
 CONTEXT = 5  # windows (seconds) around each window that describe its neighbourhood
@@ -46,23 +50,38 @@ def window_features(latent: np.ndarray, frame_rate: int = FRAME_RATE) -> np.ndar
     A latent shorter than a second is one window; trailing frames that do not fill a window are
     dropped (they would make a noisier last row).
     """
+    import torch
+
     x = np.asarray(latent, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] < 2:
         raise ValueError(f"latent must be (channels, frames) with at least 2 frames; got shape {x.shape}")
     if not np.all(np.isfinite(x)):
         raise ValueError("latent contains NaN or infinite values")
-    n = max(1, x.shape[1] // frame_rate)
-    size = x.shape[1] // n if x.shape[1] < frame_rate else frame_rate
-    windows = x[:, : n * size].reshape(x.shape[0], n, size)  # (C, n, size)
-    mean, std = windows.mean(axis=2).T, windows.std(axis=2).T  # (n, C)
-    log_std = np.log(std + LOG_FLOOR)
+    return window_features_torch(torch.from_numpy(x)[None], frame_rate)[0].numpy()
+
+
+def window_features_torch(latent: "torch.Tensor", frame_rate: int = FRAME_RATE) -> "torch.Tensor":
+    """:func:`window_features` of a batch ``(B, C, T)`` -> ``(B, n_windows, 6C)``, differentiable.
+
+    The one implementation of the features (the NumPy entry point calls it): training reads the VAE's
+    own samples through it (:mod:`emovae.train.descriptor_term`), and what it trains against must be
+    what generation reads.
+    """
+    import torch
+
+    frames = latent.shape[-1]
+    n = max(1, frames // frame_rate)
+    size = frames // n if frames < frame_rate else frame_rate
+    windows = latent[..., : n * size].reshape(*latent.shape[:-1], n, size)  # (B, C, n, size)
+    mean, std = windows.mean(dim=-1), windows.std(dim=-1, unbiased=False)  # (B, C, n)
+    log_std = torch.log(std + LOG_FLOOR)
     half = CONTEXT // 2
-    context_mean, context_spread, context_log_std = np.empty_like(mean), np.empty_like(mean), np.empty_like(mean)
-    for w in range(n):
-        around = slice(max(0, w - half), w + half + 1)
-        context_mean[w], context_spread[w] = mean[around].mean(axis=0), mean[around].std(axis=0)
-        context_log_std[w] = log_std[around].mean(axis=0)
-    return np.concatenate([mean, std, context_mean, context_spread, log_std, context_log_std], axis=1)
+    around = [slice(max(0, w - half), w + half + 1) for w in range(n)]
+    context_mean = torch.stack([mean[..., a].mean(dim=-1) for a in around], dim=-1)
+    context_spread = torch.stack([mean[..., a].std(dim=-1, unbiased=False) for a in around], dim=-1)
+    context_log_std = torch.stack([log_std[..., a].mean(dim=-1) for a in around], dim=-1)
+    features = torch.cat([mean, std, context_mean, context_spread, log_std, context_log_std], dim=-2)  # (B, 6C, n)
+    return features.transpose(-1, -2)
 
 
 @dataclass
@@ -84,6 +103,27 @@ class ScoreDecoder:
 
     def predict(self, latent: np.ndarray) -> np.ndarray:
         return self.predict_features(window_features(latent, self.frame_rate))
+
+    def standardised_reader(self, device: "torch.device | str" = "cpu") -> "Callable[[torch.Tensor], torch.Tensor]":
+        """``(B, C, T)`` raw latents -> ``(B, n_windows, D)`` descriptors in standardised units, differentiable.
+
+        Standardised so that every descriptor weighs the same in a loss (tempo in bpm would otherwise
+        outweigh the mode by four orders of magnitude); :meth:`standardise` puts targets in the same units.
+        """
+        import torch
+
+        as_tensor = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32, device=device)  # noqa: E731
+        x_mean, x_scale, coef = as_tensor(self.x_mean), as_tensor(self.x_scale), as_tensor(self.coef)
+        frame_rate = self.frame_rate
+
+        def read(latent: torch.Tensor) -> torch.Tensor:
+            return ((window_features_torch(latent, frame_rate) - x_mean) / x_scale) @ coef
+
+        return read
+
+    def standardise(self, descriptors: np.ndarray) -> np.ndarray:
+        """Descriptors in their measured units -> the units :meth:`standardised_reader` returns."""
+        return (np.asarray(descriptors, dtype=np.float64) - self.y_mean) / self.y_scale
 
     @classmethod
     def fit(cls, features: np.ndarray, targets: np.ndarray, alpha: float, frame_rate: int = FRAME_RATE,

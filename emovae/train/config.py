@@ -37,6 +37,9 @@ class TrainConfig:
     guidance: float = 1.0  # classifier-free guidance scale recorded for generation and used by the evaluation (1 = none)
     emotion_weight: float = 1.0  # weight of "the emotion head reads c back from the VAE's own samples"; 0 = off
     emotion_samples: int = 32  # VAE samples per step for that term, at most the batch (each costs a decoder pass)
+    # weight of "the score decoder reads the sampled chunks' descriptors off the VAE's samples" (needs chunks);
+    # off by default: on this engine it cost the model path valence (README, *the descriptor term*)
+    descriptor_weight: float = 0.0
     prior_fit: float = 1.0  # weight of the prior's own likelihood term (see emovae.model.loss.vae_loss); 0 = off
     free_bits: float = 0.05  # nats per latent channel and latent frame below which KL is not penalised
     val_fraction: float = 0.2  # fraction of *songs* held out to pick best.pt
@@ -62,11 +65,14 @@ class TrainConfig:
         for name in ("lr",):
             if not float(getattr(self, name)) > 0:
                 problems.append(f"{name}={getattr(self, name)} (must be > 0)")
-        for name in ("beta", "kl_warmup", "free_bits", "prior_fit", "emotion_weight", "grad_clip", "weight_decay"):
+        for name in ("beta", "kl_warmup", "free_bits", "prior_fit", "emotion_weight", "descriptor_weight", "grad_clip", "weight_decay"):
             if float(getattr(self, name)) < 0:
                 problems.append(f"{name}={getattr(self, name)} (must be >= 0)")
         if not 0.0 < float(self.val_fraction) < 1.0:
             problems.append(f"val_fraction={self.val_fraction} (must be strictly between 0 and 1)")
+        if float(self.descriptor_weight) > 0 and self.chunks is None:
+            problems.append(f"descriptor_weight={self.descriptor_weight} needs chunks (the preprocess output the latents "
+                            "came from: pass --chunks, or set the weight to 0)")
         if int(self.emotion_samples) < 1:
             problems.append(f"emotion_samples={self.emotion_samples} (must be >= 1)")
         if not 0.0 <= float(self.cond_dropout) < 1.0:

@@ -31,6 +31,7 @@ from emovae.model.vae import ConditionalVAE
 from emovae.train.callbacks import Callback, dispatch
 from emovae.train.chunk_stats import fit_chunk_stats
 from emovae.train.config import TrainConfig
+from emovae.train.descriptor_term import DescriptorTerm, build_descriptor_term
 from emovae.train.dataset import (
     DatasetError,
     LatentDataset,
@@ -51,7 +52,9 @@ HISTORY = "history.csv"
 SPLIT = "split.json"
 # Settings that change the optimisation trajectory: a resumed run must keep them to be exact.
 TRAJECTORY_KEYS = ("chunk_seconds", "model", "batch_size", "lr", "weight_decay", "grad_clip", "beta",
-                   "kl_warmup", "free_bits", "prior_fit", "cond_dropout", "emotion_weight", "emotion_samples", "val_fraction", "test_fraction", "seed")
+                   "kl_warmup", "free_bits", "prior_fit", "cond_dropout", "emotion_weight", "emotion_samples", "descriptor_weight", "val_fraction", "test_fraction", "seed")
+# What a setting was before it existed: a run saved without it trained that way and resumes that way.
+LEGACY = {"descriptor_weight": 0.0}
 
 
 class ResumeError(ValueError):
@@ -118,6 +121,7 @@ def train(
     else:
         split, state = _start(out, config, dataset, model, parallel.is_main)
 
+    descriptor_term = _descriptor_term(out, config, dataset, split, device, parallel, progress)
     n_batches = parallel.batches_per_epoch(len(split.train_index), config.batch_size)
     step_model, step_config = parallel.wrap(model), parallel.step_config(config)
     warmup_steps = int(round(config.kl_warmup * n_batches))
@@ -135,7 +139,8 @@ def train(
         for batch_index in range(state.batch, n_batches):
             rows = order[batch_index * step_config.batch_size : (batch_index + 1) * step_config.batch_size]
             beta_now = beta_schedule(state.global_step, config.beta, warmup_steps)
-            step_metrics = _train_step(step_model, optimizer, dataset, rows, beta_now, step_config, noise, device)
+            step_metrics = _train_step(step_model, optimizer, dataset, rows, beta_now, step_config, noise, device,
+                                       descriptor_term)
             state.global_step += 1
             state.batch = batch_index + 1
             for key in ("objective", "mse", "kl"):
@@ -214,7 +219,7 @@ def _restore(out: Path, config: TrainConfig, dataset: LatentDataset, model: Cond
         saved["model"] = VAEConfig.from_dict(saved["model"], source=str(path), saved=True).to_dict()
     current = config.to_dict()
     current["model"] = _model_config(config, dataset).to_dict()
-    changed = [k for k in TRAJECTORY_KEYS if saved.get(k) != current.get(k)]
+    changed = [k for k in TRAJECTORY_KEYS if saved.get(k, LEGACY.get(k)) != current.get(k)]
     if changed:
         detail = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in changed)
         raise ResumeError(f"{path}: cannot resume exactly with changed settings ({detail}); "
@@ -254,7 +259,7 @@ def _best_extras(config: TrainConfig, dataset: LatentDataset, state: LoopState) 
 # --- steps ---------------------------------------------------------------------------------------------
 def _train_step(model: ConditionalVAE, optimizer: torch.optim.Optimizer, dataset: LatentDataset,
                 rows: np.ndarray, beta_now: float, config: TrainConfig, noise: torch.Generator,
-                device: torch.device) -> dict[str, float]:
+                device: torch.device, descriptor_term: DescriptorTerm | None = None) -> dict[str, float]:
     x, cond = dataset.batch(rows)
     null_mask = None
     if config.cond_dropout > 0 and model.config.unconditional:  # drawn from the saved generator: exact resume
@@ -263,36 +268,65 @@ def _train_step(model: ConditionalVAE, optimizer: torch.optim.Optimizer, dataset
     output = model(x.to(device, non_blocking=True), cond, generator=noise, null_mask=null_mask)
     terms = vae_loss(output, beta_now, config.free_bits, config.prior_fit)
     total = terms.total
-    if model.emotion_head is not None and config.emotion_weight > 0:
+    emotion = model.emotion_head is not None and config.emotion_weight > 0
+    if emotion or descriptor_term is not None:
         n_samples = min(int(config.emotion_samples), len(rows))  # the batch is shuffled: any rows will do
-        total = total + _emotion_terms(model, output.normalized, cond, config.emotion_weight, noise, n_samples)
+        samples = model.sample_normalized(cond[:n_samples], x.shape[-1], generator=noise)
+        if emotion:
+            total = total + _emotion_terms(model, output.normalized, cond, config.emotion_weight, samples)
+        if descriptor_term is not None:  # dataset.batch sorted the rows: the samples follow that order
+            descriptor = descriptor_term(model, samples, np.sort(rows)[:n_samples])
+            total = total + descriptor
     optimizer.zero_grad(set_to_none=True)
     total.backward()
     if config.grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
     optimizer.step()
-    return {"objective": terms.total.item(), "mse": terms.mse.item(), "kl": terms.kl.item()}
+    metrics = {"objective": terms.total.item(), "mse": terms.mse.item(), "kl": terms.kl.item()}
+    if descriptor_term is not None:
+        metrics["descriptor"] = descriptor.item()
+    return metrics
 
 
 def _emotion_terms(model: ConditionalVAE, target: torch.Tensor, cond: torch.Tensor, weight: float,
-                   noise: torch.Generator, n_samples: int | None = None) -> torch.Tensor:
+                   samples: torch.Tensor) -> torch.Tensor:
     """Head fitted on the real chunks + ``weight`` x (the frozen head reads ``cond`` back from the VAE's samples).
 
     The head's weights are detached in the second term, so the VAE cannot win by teaching the head to
     accept anything: only the VAE's samples move towards what real chunks of that emotion look like.
-    Sampling costs a decoder pass, so only the first ``n_samples`` conditions are sampled (measured on
-    2 cores, batch 128: a whole batch made a training step 2.0x as slow as without the head, 32 samples
-    1.26x; on the demo, 4 samples a step instead of 16 cost valence rho 0.94 -> 0.85, hence a count, not a fraction).
+    ``samples`` are the VAE's samples at the first ``len(samples)`` conditions. Sampling costs a decoder
+    pass, so only ``emotion_samples`` conditions are sampled (measured on 2 cores, batch 128: a whole batch
+    made a training step 2.0x as slow as without the head, 32 samples 1.26x; on the demo, 4 samples a step
+    instead of 16 cost valence rho 0.94 -> 0.85, hence a count, not a fraction); the descriptor term reads
+    the same samples.
     """
     from torch.func import functional_call
 
     head = model.emotion_head
     fit = torch.nn.functional.mse_loss(head(target.detach()), cond)
-    wanted = cond[:n_samples] if n_samples is not None else cond
-    samples = model.sample_normalized(wanted, target.shape[-1], generator=noise)
+    wanted = cond[: len(samples)]
     frozen = {name: p.detach() for name, p in head.named_parameters()}
     consistency = torch.nn.functional.mse_loss(functional_call(head, frozen, (samples,)), wanted)
     return fit + weight * consistency
+
+
+def _descriptor_term(out: Path, config: TrainConfig, dataset: LatentDataset, split: Split, device: torch.device,
+                     parallel: DataParallel, progress: Progress | None) -> DescriptorTerm | None:
+    """The score decoder's term on the VAE's samples (:mod:`emovae.train.descriptor_term`), or None when off.
+
+    Needs the chunks' audio (``config.chunks``, which the config insists on when the weight is set), as
+    the score decoder itself does. The chunks are described once and cached in ``out`` (the cache the end
+    of the run reads). Under data parallelism every rank describes what the cache lacks: the cache is written
+    atomically, so a cold cache costs duplicated work once, never a torn file, and no rank waits on another.
+    """
+    if config.descriptor_weight <= 0:
+        return None
+    from emovae.train.score import chunk_descriptors, descriptors_cache, fit_score_decoder
+
+    descriptors = chunk_descriptors(dataset.labels, config.chunks, dataset.chunk_seconds,
+                                    descriptors_cache(out, dataset.chunk_seconds), parallel.is_main, progress)
+    decoder, _ = fit_score_decoder(dataset, split, descriptors)
+    return build_descriptor_term(decoder, descriptors, config.descriptor_weight, device)
 
 
 @torch.no_grad()
@@ -367,7 +401,7 @@ def resume_config(out: str | Path) -> TrainConfig:
     saved = read_checkpoint(path).get("train_config")
     if not saved:
         raise ResumeError(f"{path}: holds no training config; it was not written by this training stage")
-    return TrainConfig.from_dict({**saved, "resume": True}, source=str(path), saved=True)
+    return TrainConfig.from_dict({**LEGACY, **saved, "resume": True}, source=str(path), saved=True)
 
 
 __all__ = ["DatasetError", "LoopState", "ResumeError", "TrainResult", "resume_config", "train", "validate"]
