@@ -15,7 +15,9 @@ reused, nothing is encoded again). For every seed this trains a VAE exactly as `
 
 Why: an engine or model change is judged by a rebuild, and a rebuild is one training run. Before a
 difference between two rebuilds is called a result it has to be larger than what the seed alone moves.
-Trained runs are kept under ``--work`` and reused (a finished seed is not trained again).
+Trained runs are kept under ``--work`` and reused (a finished seed is not trained again, whatever the
+flags: give each setting its own ``--work``). ``--descriptor-weight`` sets the descriptor term
+(:mod:`emovae.train.descriptor_term`) for the runs it trains.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ from emovae.train.score import descriptors_cache  # noqa: E402
 SHOWN = ("register", "brightness", "loudness_db", "onset_rate")  # the descriptors the engine's emotion rides on
 
 
-def train_seed(run: Path, out: Path, seed: int, chunk_seconds: int, epochs: int, batch_size: int) -> Path:
+def train_seed(run: Path, out: Path, seed: int, chunk_seconds: int, epochs: int, batch_size: int,
+               descriptor_weight: float) -> Path:
     """Train (or finish, or reuse) the VAE of ``seed`` in ``out``; returns its best checkpoint."""
     best = out / "best.pt"
     if best.is_file() and (out / SCORE_DECODER_FILE).is_file():
@@ -55,7 +58,7 @@ def train_seed(run: Path, out: Path, seed: int, chunk_seconds: int, epochs: int,
         shutil.copyfile(cache, descriptors_cache(out, chunk_seconds))  # the chunks' audio is the same: skip describing
     config = TrainConfig(latents=str(run / "latent_representations"), out=str(out), chunk_seconds=chunk_seconds, epochs=epochs,
                          batch_size=batch_size, seed=seed, device="cpu", resume=(out / "last.pt").is_file(),
-                         chunks=str(run / "processed_data"))
+                         chunks=str(run / "processed_data"), descriptor_weight=descriptor_weight)
     result = train(config, callbacks=[TqdmCallback()])
     return result.best_checkpoint or result.last_checkpoint
 
@@ -69,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk-seconds", type=int, default=5, choices=(5, 10))
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--descriptor-weight", type=float, default=TrainConfig().descriptor_weight,
+                        help="the descriptor term's weight (default: the training default, %(default)s)")
     args = parser.parse_args(argv)
     for needed in ("latent_representations", "processed_data"):
         if not (args.run / needed).is_dir():
@@ -83,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for seed in args.seeds:
         out = args.work / f"seed{seed}"
-        checkpoint = train_seed(args.run, out, seed, args.chunk_seconds, args.epochs, args.batch_size)
+        checkpoint = train_seed(args.run, out, seed, args.chunk_seconds, args.epochs, args.batch_size, args.descriptor_weight)
         generator = Generator.from_checkpoint(checkpoint, device="cpu")
 
         def render(emotion, clip_seed, checkpoint=checkpoint, generator=generator):
@@ -108,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seed {seed}: model rho V {control.rho_valence:.3f} A {control.rho_arousal:.3f} presets {control.hits}/"
               f"{control.preset_total}; sample fidelity r " + " ".join(f"{n} {fidelity.r[n]:.2f}" for n in SHOWN), flush=True)
 
-    print(f"\nrun {args.run}, estimator {args.estimator}, {args.epochs} epochs, batch {args.batch_size}; "
+    print(f"\nrun {args.run}, estimator {args.estimator}, {args.epochs} epochs, batch {args.batch_size}, "
+          f"descriptor weight {args.descriptor_weight:g}; "
           f"fidelity on each seed's validation songs ({rows[0][2].n_chunks} chunks for seed {rows[0][0]})")
     print(f"{'seed':>4s} {'rho V':>7s} {'rho A':>7s} {'presets':>8s}  " + " ".join(f"{n[:10]:>10s}" for n in SHOWN))
     for seed, control, fidelity in rows:
