@@ -32,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
 
 from emovae.analysis.descriptors import DESCRIPTOR_NAMES  # noqa: E402
 from emovae.eval.control import measure_control  # noqa: E402
@@ -101,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                                         device="cpu", renderer="synth")
             return generator.latent(request.validated())[0]
 
-        control = measure_control(render, estimator)
+        with tqdm(total=(5**2 + 4) * 3, desc=f"seed {seed}: model path", unit="clip") as bar:
+            control = measure_control(render, estimator, 5, 3, lambda done, total: bar.update(1))
         split = load_split(out / "split.json", dataset.labels)
         val = np.sort(split.val_index)
         with np.load(descriptors_cache(out, args.chunk_seconds)) as cached:
