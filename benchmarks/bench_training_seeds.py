@@ -42,7 +42,7 @@ from emovae.generate.generator import GenerationRequest, Generator  # noqa: E402
 from emovae.model.score import SCORE_DECODER_FILE, ScoreDecoder  # noqa: E402
 from emovae.train import TqdmCallback, TrainConfig, train  # noqa: E402
 from emovae.train.dataset import load_latent_dataset, load_split  # noqa: E402
-from emovae.train.score import descriptors_cache  # noqa: E402
+from emovae.train.score import chunk_descriptors, descriptors_cache  # noqa: E402
 
 SHOWN = ("register", "brightness", "loudness_db", "onset_rate")  # the descriptors the engine's emotion rides on
 
@@ -86,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     estimator = EmotionEstimator.load(args.estimator)
     dataset = load_latent_dataset(args.run / "latent_representations", args.chunk_seconds)
     conditions_all = dataset.labels[["valence", "arousal"]].to_numpy(dtype=float)
+    # The chunks' audio is the same for every seed: described once (from the run's cache), which train_seed copies.
+    measured_all = chunk_descriptors(dataset.labels, args.run / "processed_data", args.chunk_seconds,
+                                     descriptors_cache(args.run / "vae_model", args.chunk_seconds)).mean(axis=1)
     rows = []
     for seed in args.seeds:
         out = args.work / f"seed{seed}"
@@ -106,11 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             control = measure_control(render, estimator, 5, 3, lambda done, total: bar.update(1))
         split = load_split(out / "split.json", dataset.labels)
         val = np.sort(split.val_index)
-        with np.load(descriptors_cache(out, args.chunk_seconds)) as cached:
-            known = dict(zip(cached["ids"].tolist(), cached["values"]))
-        measured = np.stack([np.asarray(known[str(cid)]).mean(axis=0) for cid in dataset.labels.chunk_id.iloc[val]])
         decoder = ScoreDecoder.load(out / SCORE_DECODER_FILE)
-        fidelity = sample_fidelity(sample, decoder.predict, conditions_all[val], measured, DESCRIPTOR_NAMES)
+        fidelity = sample_fidelity(sample, decoder.predict, conditions_all[val], measured_all[val], DESCRIPTOR_NAMES)
         rows.append((seed, control, fidelity))
         print(f"seed {seed}: model rho V {control.rho_valence:.3f} A {control.rho_arousal:.3f} presets {control.hits}/"
               f"{control.preset_total}; sample fidelity r " + " ".join(f"{n} {fidelity.r[n]:.2f}" for n in SHOWN), flush=True)

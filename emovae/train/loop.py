@@ -260,6 +260,7 @@ def _best_extras(config: TrainConfig, dataset: LatentDataset, state: LoopState) 
 def _train_step(model: ConditionalVAE, optimizer: torch.optim.Optimizer, dataset: LatentDataset,
                 rows: np.ndarray, beta_now: float, config: TrainConfig, noise: torch.Generator,
                 device: torch.device, descriptor_term: DescriptorTerm | None = None) -> dict[str, float]:
+    rows = np.sort(rows)  # the order dataset.batch reads them in: the samples' conditions and the term's targets follow it
     x, cond = dataset.batch(rows)
     null_mask = None
     if config.cond_dropout > 0 and model.config.unconditional:  # drawn from the saved generator: exact resume
@@ -274,8 +275,8 @@ def _train_step(model: ConditionalVAE, optimizer: torch.optim.Optimizer, dataset
         samples = model.sample_normalized(cond[:n_samples], x.shape[-1], generator=noise)
         if emotion:
             total = total + _emotion_terms(model, output.normalized, cond, config.emotion_weight, samples)
-        if descriptor_term is not None:  # dataset.batch sorted the rows: the samples follow that order
-            descriptor = descriptor_term(model, samples, np.sort(rows)[:n_samples])
+        if descriptor_term is not None:
+            descriptor = descriptor_term(model, samples, rows[:n_samples])
             total = total + descriptor
     optimizer.zero_grad(set_to_none=True)
     total.backward()
