@@ -98,7 +98,9 @@ class Score:
     ``beat_times`` are the seconds of every beat of the (tempo-varying) 4/4 grid, starting at 0 and
     running past the end of the piece, so the tempo at beat ``i`` is ``60 / (beat_times[i+1] -
     beat_times[i])``; ``keys`` are the key changes, first at 0 (the composer changes key only at
-    cadences); ``seconds`` is the piece's length, which the audio and the MIDI file both have.
+    cadences); ``seconds`` is the piece's length, which the audio and the MIDI file both have;
+    ``drum_kit`` is the General MIDI drum-kit program the percussion is written for (0 standard,
+    16 power, 40 brushes), which the SoundFont renderer and the MIDI file both use.
     """
 
     events: NoteEvents
@@ -106,6 +108,7 @@ class Score:
     keys: list[KeyChange]
     seconds: float
     beats_per_bar: int = 4
+    drum_kit: int = 0
 
     def __post_init__(self) -> None:
         self.beat_times = np.asarray(self.beat_times, dtype=float)
