@@ -36,6 +36,7 @@ class WorkflowConfig:
     encodec_weights: str = "auto"  # "random" must be chosen explicitly (see emovae.codec.weights)
     epochs: int = 30
     batch_size: int | None = None  # None keeps TrainConfig's; small datasets (the demo) want ~16
+    descriptor_weight: float | None = None  # None keeps TrainConfig's (see pipeline.train --descriptor-weight)
     device: str = "auto"
     bundle_dir: Path | None = None  # write the app's embedded default here (e.g. checkpoints/demo)
 
@@ -128,6 +129,8 @@ def run_workflow(config: WorkflowConfig, progress: Progress | None = None) -> Wo
                                chunks=str(processed))
     if config.batch_size is not None:
         train_config = train_config.with_overrides(batch_size=int(config.batch_size))
+    if config.descriptor_weight is not None:
+        train_config = train_config.with_overrides(descriptor_weight=float(config.descriptor_weight))
     callbacks = [TqdmCallback()] + ([ProgressCallback(within(3))] if progress is not None else [])
     trained = train(train_config, callbacks=callbacks)
     checkpoint = trained.best_checkpoint or trained.last_checkpoint
@@ -170,7 +173,8 @@ def write_bundle(config: WorkflowConfig, result: WorkflowResult, trained_codec: 
         "score_decoder": SCORE_DECODER_FILE,
         "metrics": result.metrics,
         "built_by": {"command": "python -m pipeline.run_all", "seed": config.seed, "epochs": config.epochs,
-                     "batch_size": config.batch_size, "encodec_weights": config.encodec_weights},
+                     "batch_size": config.batch_size, "encodec_weights": config.encodec_weights,
+                     "descriptor_weight": train_config.descriptor_weight},
     }
     write_json(bundle / "manifest.json", manifest)
     return bundle

@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--encodec-weights", default="auto", help="auto | pretrained | random | PATH (see pipeline.encode)")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=None, help="training batch size (default: pipeline.train's)")
+    parser.add_argument("--descriptor-weight", type=float, default=None,
+                        help="weight of the descriptor term in training (default: pipeline.train's; see README)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--bundle", type=Path, default=None, help="also write the app's embedded default here")
@@ -33,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = WorkflowConfig(work_dir=args.work, data_root=args.data, demo=args.demo, demo_songs=args.demo_songs,
                                 demo_seconds=args.demo_seconds, seed=args.seed, chunk_seconds=args.chunk_seconds,
-                                encodec_weights=args.encodec_weights, epochs=args.epochs, batch_size=args.batch_size, device=args.device,
+                                encodec_weights=args.encodec_weights, epochs=args.epochs, batch_size=args.batch_size,
+                                descriptor_weight=args.descriptor_weight, device=args.device,
                                 bundle_dir=args.bundle)
         result = run_workflow(config, progress=lambda done, total, name: print(f"[{done + 1}/{total}] {name}", flush=True))
     except (ValueError, RuntimeError, FileNotFoundError) as exc:

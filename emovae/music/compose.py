@@ -155,9 +155,9 @@ def compose(
 def plan_phrases(n_beats: int, seconds: float) -> list[Phrase]:
     """The piece's phrases: periods of an antecedent (half cadence) and a consequent (authentic).
 
-    A piece over :data:`LONG_FORM_S` opens with a one-bar intro and closes with a one-bar outro;
-    the last phrase before the outro is shortened to fit and always ends authentically, so the
-    piece ends on the tonic. Sections alternate A / B every period.
+    A piece over :data:`LONG_FORM_S` opens with a one-bar intro and closes with a one-bar outro.
+    The last phrase is shortened to fit and always ends authentically, so every piece, a short clip
+    of one phrase included, ends on the tonic. Sections alternate A / B every period.
     """
     n_bars = max(1, -(-max(n_beats, 1) // BEATS_PER_BAR))
     long_form = seconds > LONG_FORM_S and n_bars >= 4
@@ -171,7 +171,7 @@ def plan_phrases(n_beats: int, seconds: float) -> list[Phrase]:
     while bar < end:
         length = min(PHRASE_BARS, end - bar)
         antecedent = index % 2 == 0
-        final = long_form and bar + length >= end
+        final = bar + length >= end  # the piece's last phrase answers: it closes on the tonic
         cadence = "authentic" if (final or not antecedent) else "half"
         section = "AB"[(index // 2) % 2]
         phrases.append(Phrase(bar, length, cadence, section, antecedent))

@@ -146,8 +146,8 @@ def _colour(mode: str, degree: int, dissonance: float, rng: np.random.Generator,
     tones = triad(mode, degree)
     name = f"{mode}:{degree}"
     minor = mode in MINOR_MODES
-    if degree == 4 and mode != "mixolydian":  # the dominant: major in the minor modes too (raised seventh)
-        tones = (7, 11, 14)
+    if degree == 4 and mode != "mixolydian":  # the dominant: major (the leading tone) in harmonic minor and
+        tones = (7, 11, 14) if mode in ("harmonic_minor", "ionian") else triad(mode, 4)  # ionian, modal v elsewhere
         if rng.random() < 0.5 + 0.5 * dissonance:
             tones += (17,)  # dominant seventh
             name += "7"
@@ -159,9 +159,6 @@ def _colour(mode: str, degree: int, dissonance: float, rng: np.random.Generator,
             suspended = (tones[0], 12) + tones[2:]  # the fourth (tonic) in place of the third
             name += "sus"
         return Chord(tuple(tones), tones[0] % 12, suspended, name)
-    if minor and degree != 0 and rng.random() < 0.4 + dissonance:  # the minor modes' chords carry their sevenths
-        tones += (SCALES[mode][(degree + 6) % 7] + 12 * ((degree + 6) // 7),)
-        name += "7"
     if degree == 0:  # the tonic doubled: its chroma is what names the key (and so the mode) in a short clip
         return Chord(tones[:3] + (12,), 0, None, name)
     if cadential:
