@@ -113,12 +113,30 @@ def _partials(layout: "_Layout", instrument: Instrument, sample_rate: int) -> np
     return body
 
 
+# General MIDI drum numbers the additive kit plays as a kick or as a hi-hat; every other drum number
+# (snares, side stick, clap, toms, hand percussion) plays as the snare. The SoundFont has the real
+# instruments; this way the fallback still plays every groove, each hit in its family's voice.
+KICK_FAMILY = frozenset({35, 36})
+HAT_FAMILY = frozenset({42, 44, 46, 49, 51, 52, 53, 54, 55, 57, 59, 69, 70, 80, 81})
+
+
+def drum_family(pitch: np.ndarray) -> np.ndarray:
+    """The family (:data:`KICK`, :data:`SNARE` or :data:`HIHAT`) of each General MIDI drum number."""
+    pitch = np.round(np.asarray(pitch, dtype=float)).astype(int)
+    return np.where(np.isin(pitch, list(KICK_FAMILY)), KICK, np.where(np.isin(pitch, list(HAT_FAMILY)), HIHAT, SNARE))
+
+
 def render_drums(events: NoteEvents, sample_rate: int, n_samples: int, seed: int = 0) -> np.ndarray:
-    """Synthesise kick (pitch-swept sine), snare (noise + tone) and hi-hat (high-passed noise) hits."""
+    """Synthesise kick (pitch-swept sine), snare (noise + tone) and hi-hat (high-passed noise) hits.
+
+    Any General MIDI drum number plays, as its family (:func:`drum_family`): a ride or a crash as the
+    hat, a clap or a tom as the snare.
+    """
     out = np.zeros(n_samples, dtype=F32)
     rng = np.random.default_rng([int(seed), 0xD2])
+    family = drum_family(events.pitch)
     for drum, seconds in ((KICK, 0.3), (SNARE, 0.22), (HIHAT, 0.08)):
-        hits = events.select(events.pitch == drum)
+        hits = events.select(family == drum)
         if not len(hits):
             continue
         length = int(seconds * sample_rate)
