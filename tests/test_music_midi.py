@@ -64,8 +64,7 @@ def assert_round_trip(score: Score, pm, programs=PROGRAMS) -> None:
     for voice, instrument in zip(voices, pm.instruments):
         part = events.select(events.voice == voice)
         assert instrument.is_drum == (voice == Voice.PERCUSSION)
-        if voice != Voice.PERCUSSION:
-            assert instrument.program == programs[voice]
+        assert instrument.program == programs.get(voice, 0)  # percussion: the drum kit, standard when not given
         got = sorted(instrument.notes, key=lambda n: (n.start, n.pitch))
         assert len(got) == len(part), f"{NAMES[voice]}: {len(got)} notes back, {len(part)} written"
         order = np.lexsort((part.pitch, np.round(score.beats_at(part.onset) * PPQ)))  # as the file orders them: by tick
@@ -152,6 +151,15 @@ def test_notes_are_cut_where_the_audio_ends_and_simultaneous_repeats_are_one_not
     got = sorted((n.pitch, round(n.start, 4), round(n.end, 4)) for n in pm.instruments[0].notes)
     assert got == [(60, 0.0, 2.0), (62, 3.5, 4.0)]  # the note after the end is gone, the last one is cut
     assert mid.length == pytest.approx(4.0)
+
+
+def test_the_drum_kit_is_a_program_change_on_channel_10_only_when_given(tmp_path):
+    drums = notes([0.0, 0.5], 0.1, [36, 38], Voice.PERCUSSION)
+    score = steady_score(drums)
+    changes = lambda mid: [m for track in mid.tracks for m in track if m.type == "program_change"]  # noqa: E731
+    pm, mid = read_back(score, tmp_path, {Voice.PERCUSSION: 40})
+    assert [(m.channel, m.program) for m in changes(mid)] == [(DRUM_CHANNEL, 40)] and pm.instruments[0].program == 40
+    assert changes(read_back(score, tmp_path, {})[1]) == []
 
 
 def test_key_names_follow_the_third_and_spell_with_fewer_accidentals():

@@ -8,7 +8,8 @@ the composer decided and nothing the synthesiser added:
   track holds the time signature, a ``set_tempo`` wherever the (emotion-driven) tempo changes and a
   key signature wherever the key does, so a DAW's bar lines and key display match the music;
 * one named track per voice present (``melody``, ``harmony``, ``bass``, ``drums``), each on its own
-  channel with its General MIDI program, drums on channel 10 (index 9) as General MIDI expects;
+  channel with its General MIDI program, drums on channel 10 (index 9) as General MIDI expects, with
+  a program change there only when a drum kit was given (GM2/GS read it as the kit: 40 = brushes);
 * an end-of-track at the piece's length, so the file lasts exactly as long as its audio.
 """
 
@@ -72,7 +73,8 @@ def score_to_midi(score: Score, programs: Mapping[Voice, int] | None = None) -> 
         The composed piece (notes, beat grid, key changes, length).
     programs : mapping of Voice to int, optional
         General MIDI program (0-based) of each pitched voice, as :class:`~emovae.music.synth.Piece`
-        carries them; a missing voice gets :data:`DEFAULT_PROGRAM`. Percussion needs none.
+        carries them; a missing voice gets :data:`DEFAULT_PROGRAM`. For percussion the entry is the
+        drum kit (the program of bank 128); without one the drum track has no program change.
 
     Returns
     -------
@@ -86,7 +88,8 @@ def score_to_midi(score: Score, programs: Mapping[Voice, int] | None = None) -> 
     for voice in Voice:
         part = score.events.select(score.events.voice == voice)
         if len(part):
-            midi.tracks.append(_voice_track(score, part, voice, programs.get(voice, DEFAULT_PROGRAM), end_tick))
+            program = programs.get(voice, None if voice == Voice.PERCUSSION else DEFAULT_PROGRAM)
+            midi.tracks.append(_voice_track(score, part, voice, program, end_tick))
     return midi
 
 
@@ -112,6 +115,24 @@ def write_midi(score: Score, path: str | os.PathLike, programs: Mapping[Voice, i
     with atomic_path(path, suffix=".mid.tmp") as tmp:
         midi.save(filename=str(tmp))
     return Path(path)
+
+
+def midi_notes(part: NoteEvents) -> tuple[np.ndarray, np.ndarray]:
+    """MIDI key (0..127) and velocity (1..127) of each note: what a MIDI file and a SoundFont synth play.
+
+    Parameters
+    ----------
+    part : NoteEvents
+        Notes with MIDI pitches and velocities in (0, 1].
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(keys, velocities)`` as int arrays.
+    """
+    keys = np.clip(np.round(part.pitch), 0, 127).astype(int)
+    velocities = np.clip(np.round(part.velocity * 127), 1, 127).astype(int)
+    return keys, velocities
 
 
 def _ticks(score: Score, seconds: np.ndarray | float) -> np.ndarray:
@@ -148,12 +169,12 @@ def _conductor_track(score: Score, end_tick: int) -> mido.MidiTrack:
     return _track(events, end_tick)
 
 
-def _voice_track(score: Score, part: NoteEvents, voice: Voice, program: int, end_tick: int) -> mido.MidiTrack:
+def _voice_track(score: Score, part: NoteEvents, voice: Voice, program: int | None, end_tick: int) -> mido.MidiTrack:
     channel = CHANNELS[voice]
     events: list[tuple[int, int, mido.Message | mido.MetaMessage]] = [
         (0, 0, mido.MetaMessage("track_name", name=TRACK_NAMES[voice]))
     ]
-    if voice != Voice.PERCUSSION:
+    if program is not None:
         events.append((0, 0, mido.Message("program_change", channel=channel, program=program)))
     for start, stop, pitch, velocity in _playable_notes(score, part, end_tick):
         # At equal ticks note-offs (order 1) go before note-ons (order 2): a repeated note is released, then struck.
@@ -166,8 +187,7 @@ def _playable_notes(score: Score, part: NoteEvents, end_tick: int) -> list[tuple
     """(start tick, end tick, pitch, velocity) of each note, cut at the end and free of same-pitch overlaps."""
     starts = _ticks(score, part.onset)
     stops = np.minimum(np.maximum(_ticks(score, part.onset + part.duration), starts + 1), end_tick)
-    pitches = np.clip(np.round(part.pitch), 0, 127).astype(int)
-    velocities = np.clip(np.round(part.velocity * 127), 1, 127).astype(int)
+    pitches, velocities = midi_notes(part)
     notes: list[list[int]] = []
     for i in np.lexsort((starts, pitches)):  # by pitch, then start
         start, stop, pitch, velocity = int(starts[i]), int(stops[i]), int(pitches[i]), int(velocities[i])
