@@ -10,17 +10,13 @@ import pytest
 from emovae.emotion import PRESETS, EmotionValueError
 from emovae.music import NoteEvents, Voice, create_melodic_music, create_musical_waveform, create_piano_melody
 from emovae.music.instruments import PAD, PIANO
-from emovae.music.render import render_notes
+from emovae.music.mix import master_rms
+from emovae.music.render import render_drums, render_notes
+from emovae.music.synth import ENSEMBLE, VOICE_GAINS
+from tests.music_helpers import notes
 
 SR = 24_000
 FUNCTIONS = [create_melodic_music, create_piano_melody]
-
-
-def _notes(pitches, onsets, durations, voice=Voice.MELODY, velocity=0.8, brightness=0.5, attack_s=0.01) -> NoteEvents:
-    n = len(pitches)
-    return NoteEvents(onset=np.asarray(onsets, float), duration=np.asarray(durations, float), pitch=np.asarray(pitches, float),
-                      velocity=np.full(n, velocity), voice=np.full(n, int(voice)), brightness=np.full(n, brightness),
-                      attack_s=np.full(n, attack_s))
 
 
 def _db(x: np.ndarray) -> float:
@@ -35,6 +31,29 @@ def test_output_is_finite_float32_of_exact_length_and_never_clips(function, seco
         assert audio.dtype == np.float32 and audio.shape == (round(seconds * sample_rate),)
         assert np.all(np.isfinite(audio))
         assert 0.01 < np.abs(audio).max() <= 0.99
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_stereo_is_channel_first_and_mono_is_one_dimensional(function):
+    stereo = function(0.8, 0.8, 2.0, seed=1, sample_rate=44_100, channels=2)
+    assert stereo.dtype == np.float32 and stereo.shape == (2, 88_200) and 0.01 < np.abs(stereo).max() <= 0.99
+    assert not np.array_equal(stereo[0], stereo[1])  # placed voices and the room: the channels differ
+
+
+def test_the_additive_mono_output_is_the_fixed_balance_mix_under_the_rms_master():
+    """The definition the additive fallback keeps from before the mix existed (its output is unchanged)."""
+    events = NoteEvents.concatenate([
+        notes([60, 64], [0.0, 0.5], 0.4), notes([48, 52, 55], [0.0] * 3, 1.0, Voice.HARMONY),
+        notes([36], [0.0], 1.0, Voice.BASS), notes([36, 42, 38], [0.0, 0.25, 0.5], 0.05, Voice.PERCUSSION)])
+    mix = np.zeros(SR, dtype=np.float32)
+    for voice, gain in VOICE_GAINS.items():
+        part = events.select(events.voice == voice)
+        if voice == Voice.PERCUSSION:
+            mix += gain * render_drums(part, SR, SR, seed=4)
+        else:
+            mix += gain * render_notes(part, ENSEMBLE[voice], SR, SR)
+    expected = master_rms(mix, SR, -18.0)
+    np.testing.assert_array_equal(create_musical_waveform(events, SR, 1.0, seed=4, timbre="additive"), expected)
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -69,8 +88,9 @@ def test_note_boundaries_do_not_click(instrument):
     (The piano's hammer thump is a deliberate transient, tested on its own below.)
     """
     onsets = np.arange(6) * 0.25
-    events = _notes([45, 47, 45, 40, 45, 43], onsets, np.full(6, 0.15), attack_s=0.004)
-    audio = create_musical_waveform(events, SR, seconds=2.0, instruments={Voice.MELODY: instrument}, loudness_db=None)
+    events = notes([45, 47, 45, 40, 45, 43], onsets, np.full(6, 0.15), attack_s=0.004)
+    audio = create_musical_waveform(events, SR, seconds=2.0, instruments={Voice.MELODY: instrument}, loudness_db=None,
+                                    timbre="additive")
     steps = np.abs(np.diff(audio))
     boundaries = np.concatenate([onsets, onsets + 0.15, onsets + 0.15 + 0.25])  # starts, note-offs, end of longest release
     near = np.zeros(steps.size, bool)
@@ -96,9 +116,9 @@ def _partial_frequencies(audio: np.ndarray, f0: float, k_max: int) -> np.ndarray
 
 def test_piano_partials_are_stretched_by_string_stiffness_but_a_lead_is_harmonic():
     f0 = 440 * 2 ** ((48 - 69) / 12)
-    events = _notes([48], [0.0], [1.9])
-    piano = create_musical_waveform(events, SR, seconds=2.0, instruments={Voice.MELODY: "piano"}, loudness_db=None)
-    lead = create_musical_waveform(events, SR, seconds=2.0, instruments={Voice.MELODY: "lead"}, loudness_db=None)
+    events = notes([48], [0.0], [1.9])
+    piano, lead = (create_musical_waveform(events, SR, seconds=2.0, instruments={Voice.MELODY: name}, loudness_db=None,
+                                           timbre="additive") for name in ("piano", "lead"))
     k = np.arange(1, 9)
     stretch_piano = _partial_frequencies(piano, f0, 8) / (k * f0)
     stretch_lead = _partial_frequencies(lead, f0, 8) / (k * f0)
@@ -110,8 +130,9 @@ def test_piano_partials_are_stretched_by_string_stiffness_but_a_lead_is_harmonic
 
 def test_piano_upper_partials_decay_faster_than_the_fundamental():
     f0 = 440 * 2 ** ((48 - 69) / 12)
-    events = _notes([48], [0.0], [2.9], velocity=1.0)
-    audio = create_musical_waveform(events, SR, seconds=3.0, instruments={Voice.MELODY: PIANO}, loudness_db=None)
+    events = notes([48], [0.0], [2.9], velocity=1.0)
+    audio = create_musical_waveform(events, SR, seconds=3.0, instruments={Voice.MELODY: PIANO}, loudness_db=None,
+                                    timbre="additive")
 
     def partial_level(segment: np.ndarray, k: int) -> float:
         spectrum = np.abs(np.fft.rfft(segment * np.hanning(segment.size)))
@@ -124,7 +145,7 @@ def test_piano_upper_partials_decay_faster_than_the_fundamental():
 
 
 def test_piano_hammer_is_a_short_broadband_thump_at_the_onset():
-    events = _notes([48, 60], [0.0, 0.5], [0.4, 0.4], velocity=1.0)
+    events = notes([48, 60], [0.0, 0.5], [0.4, 0.4], velocity=1.0)
     with_hammer = render_notes(events, PIANO, SR, SR)
     without = render_notes(events, dataclasses.replace(PIANO, hammer=0.0), SR, SR)
     thump = with_hammer - without

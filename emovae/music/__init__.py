@@ -4,6 +4,9 @@
              ParamCurve: parameters given directly (the model-driven renderer)
     compose  MusicParams (+ MusicControls) -> NoteEvents, seeded
     synth    NoteEvents -> audio: create_musical_waveform, create_melodic_music, create_piano_melody
+             soundfont  General MIDI instruments (tinysoundfont), the default timbre
+             render     the additive instruments, the fallback without a SoundFont
+             mix        placement, room, bus compression, loudness in LUFS, limiter
 """
 
 from emovae.music.compose import Arrangement, compose

@@ -1,31 +1,45 @@
 """The three public synthesis functions: score -> waveform, emotion -> arrangement, emotion -> piano.
 
-Mastering is shared: the voices are mixed with fixed balances, normalised to a target RMS (so
-every emotion is equally loud to within a deliberate range: arousal places a piece between
--24 and -14 dBFS RMS), passed through a soft limiter (peak <= 0.99, never a hard clip) and
-faded in/out over a few milliseconds so a piece never starts or stops with a click.
+Two timbres play a score. ``"soundfont"`` (the default where it can load) plays General MIDI
+instruments from a SoundFont (:mod:`emovae.music.soundfont`) and masters them through the mix
+(:mod:`emovae.music.mix`: placement, room, bus compression, loudness in LUFS, limiter).
+``"additive"`` is the dependency-free fallback (:mod:`emovae.music.render`); its mono output is
+today's engine bit for bit (fixed balances, RMS target, tanh soft limit), its stereo output goes
+through the same mix. ``"auto"`` plays the SoundFont and, when none can be loaded, the additive
+instruments, saying so once per process. Either way arousal places a piece's loudness between
+-24 and -14 (``loudness_db``), peaks stay at or under 0.99 without a hard clip, and the edges fade
+over a few milliseconds so a piece never starts or stops with a click.
+
+Listening output is stereo (``channels=2``, shape ``(2, n)``, channel first as pedalboard and librosa
+hold it); what feeds EnCodec and the descriptors is mono (``channels=1``, shape ``(n,)``): on the
+SoundFont, the fold-down of the same mix (:func:`~emovae.music.mix.master_bus`).
 """
 
 from __future__ import annotations
 
+import os
+import warnings
 from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
 
-from emovae.checks import number_in_range
+from emovae.checks import choice_of, number_in_range
 from emovae.emotion import EmotionValueError
 from emovae.music.compose import Arrangement, compose
 from emovae.music.controls import MusicControls
 from emovae.music.events import NoteEvents, Score, Voice
 from emovae.music.instruments import BASS, GM_PROGRAMS, PAD, PIANO, Instrument, get_instrument
+from emovae.music.mix import brightness_curve, master_bus, master_rms, pan, placements
 from emovae.music.params import CurveLike, EmotionCurve, ParamSource
 from emovae.music.render import render_drums, render_notes
+from emovae.music.soundfont import SoundFontUnavailable, render_soundfont
 
 MAX_SECONDS = 900.0  # 15 minutes: anything longer is almost certainly a unit mistake
-PEAK_LIMIT = 0.99
-LIMITER_THRESHOLD = 0.8
-EDGE_FADE_S = 0.01
+TIMBRES = ("auto", "soundfont", "additive")
+CHANNELS = (1, 2)
+STANDARD_KIT = 0  # General MIDI drum kit 0: what the percussion plays when no kit is given
+SoundFontPath = str | os.PathLike | None
 
 VOICE_GAINS: dict[Voice, float] = {Voice.MELODY: 1.0, Voice.HARMONY: 0.3, Voice.BASS: 0.75, Voice.PERCUSSION: 0.6}
 ENSEMBLE: dict[Voice, Instrument] = {Voice.MELODY: PIANO, Voice.HARMONY: PAD, Voice.BASS: BASS}
@@ -39,28 +53,29 @@ def create_musical_waveform(
     instruments: Mapping[Voice, Instrument | str] | None = None,
     loudness_db: float | None = -18.0,
     seed: int = 0,
+    *,
+    channels: int = 1,
+    timbre: str = "auto",
+    soundfont: SoundFontPath = None,
+    programs: Mapping[Voice, int] | None = None,
 ) -> np.ndarray:
-    """Render note events to mono float32 audio with additive oscillators and envelopes.
+    """Render note events to float32 audio: ``(n,)`` for ``channels=1``, ``(2, n)`` for ``channels=2``.
 
     ``seconds`` fixes the output length (default: until the last note has rung out);
-    ``instruments`` maps each pitched :class:`Voice` to an instrument (default: piano melody, pad
-    harmony, bass); percussion is always the drum synthesiser. ``loudness_db`` is the target RMS
-    in dBFS (None: leave the level alone, only limit). ``seed`` drives the drum noise.
+    ``instruments`` maps each pitched :class:`Voice` to an additive instrument (default: piano melody,
+    pad harmony, bass), whose General MIDI program the SoundFont plays unless ``programs`` names
+    another; ``programs[Voice.PERCUSSION]`` is the drum kit (0 standard, 40 brushes).
+    ``loudness_db`` is the loudness target (RMS in dBFS for the additive mono master, the same number
+    in LUFS for the mix; None: leave the level alone, only limit). ``timbre`` is "soundfont",
+    "additive" or "auto" (module docstring); ``soundfont`` a .sf2 path (default
+    ``$EMOVAE_SOUNDFONT``, else the bundled General MIDI file). ``seed`` drives the drum noise.
     """
     if sample_rate < 8000:
         raise ValueError(f"sample_rate={sample_rate} is too low; use at least 8000 Hz (24000 for EnCodec)")
     n_samples = _n_samples(seconds, sample_rate) if seconds is not None else int(np.ceil((events.end + 0.5) * sample_rate))
     chosen = {**ENSEMBLE, **{Voice(v): get_instrument(i) for v, i in (instruments or {}).items()}}
-    mix = np.zeros(n_samples, dtype=np.float32)
-    for voice in Voice:
-        part = events.select(events.voice == voice)
-        if not len(part):
-            continue
-        if voice == Voice.PERCUSSION:
-            mix += VOICE_GAINS[voice] * render_drums(part, sample_rate, n_samples, seed=seed)
-        else:
-            mix += VOICE_GAINS[voice] * render_notes(part, chosen[voice], sample_rate, n_samples)
-    return master(mix, sample_rate, loudness_db)
+    programs = {**gm_programs(chosen), **(programs or {})}
+    return _render(events, sample_rate, n_samples, chosen, programs, loudness_db, seed, channels, timbre, soundfont)[0]
 
 
 def create_melodic_music(
@@ -72,6 +87,10 @@ def create_melodic_music(
     sample_rate: int = 24_000,
     instrument: str | Instrument = "piano",
     params: ParamSource | None = None,
+    *,
+    channels: int = 1,
+    timbre: str = "auto",
+    soundfont: SoundFontPath = None,
 ) -> np.ndarray:
     """Melody (``instrument``) over pad harmony, bass and drums, for an emotion or for parameter curves.
 
@@ -79,10 +98,13 @@ def create_melodic_music(
     (see :class:`~emovae.music.params.EmotionCurve`), mapped to music by the rules of
     :func:`~emovae.music.params.musical_params`; or pass ``params`` instead (e.g. a
     :class:`~emovae.music.params.ParamCurve`) to play parameters decided elsewhere. Returns exactly
-    ``round(seconds * sample_rate)`` float32 samples in [-0.99, 0.99]; deterministic for a seed.
+    ``round(seconds * sample_rate)`` float32 samples per channel in [-0.99, 0.99] (``(n,)`` mono or
+    ``(2, n)`` stereo); deterministic for a seed. ``timbre``/``soundfont``: see
+    :func:`create_musical_waveform`.
     """
     curve = _source(valence, arousal, seconds, params)
-    return render_piece(curve, seed=seed, controls=controls, sample_rate=sample_rate, instrument=instrument).audio
+    return render_piece(curve, seed=seed, controls=controls, sample_rate=sample_rate, instrument=instrument,
+                        channels=channels, timbre=timbre, soundfont=soundfont).audio
 
 
 def create_piano_melody(
@@ -93,16 +115,22 @@ def create_piano_melody(
     controls: MusicControls | None = None,
     sample_rate: int = 24_000,
     params: ParamSource | None = None,
+    *,
+    channels: int = 1,
+    timbre: str = "auto",
+    soundfont: SoundFontPath = None,
 ) -> np.ndarray:
-    """A solo piano piece: melody, chords and bass all on the modelled piano (no drums).
+    """A solo piano piece: melody, chords and bass all on the piano (no drums).
 
-    The piano has slightly inharmonic partials (stiff strings), a filtered-noise hammer thump,
-    per-partial exponential decay (upper partials die first, treble notes ring shorter) and
-    damper release; harder (higher-arousal) strikes are louder and brighter. Emotion or ``params``
-    as in :func:`create_melodic_music`.
+    On the SoundFont, General MIDI program 0. The additive piano has slightly inharmonic partials
+    (stiff strings), a filtered-noise hammer thump, per-partial exponential decay (upper partials die
+    first, treble notes ring shorter) and damper release. On both, harder (higher-arousal) strikes
+    are louder and brighter. Emotion, ``params`` and the other arguments as in
+    :func:`create_melodic_music`.
     """
     curve = _source(valence, arousal, seconds, params)
-    return render_piece(curve, style="piano", seed=seed, controls=controls, sample_rate=sample_rate).audio
+    return render_piece(curve, style="piano", seed=seed, controls=controls, sample_rate=sample_rate,
+                        channels=channels, timbre=timbre, soundfont=soundfont).audio
 
 
 STYLES = ("ensemble", "piano")
@@ -110,12 +138,18 @@ STYLES = ("ensemble", "piano")
 
 @dataclass
 class Piece:
-    """A rendered piece: the audio and the score it plays (for MIDI export and inspection)."""
+    """A rendered piece: the audio, the score it plays (for MIDI export and inspection) and how it sounded.
+
+    ``programs`` holds the General MIDI program of each voice (for :attr:`Voice.PERCUSSION`, the drum
+    kit), which the SoundFont played and a MIDI file names; ``timbre`` is the timbre that actually
+    played ("soundfont" or "additive": under "auto" the fallback shows here).
+    """
 
     audio: np.ndarray
     score: Score
     sample_rate: int
-    programs: dict[Voice, int]  # General MIDI program of each pitched voice (percussion is the GM kit)
+    programs: dict[Voice, int]
+    timbre: str
 
 
 def render_piece(
@@ -125,23 +159,31 @@ def render_piece(
     controls: MusicControls | None = None,
     sample_rate: int = 24_000,
     instrument: str | Instrument = "piano",
+    *,
+    channels: int = 1,
+    timbre: str = "auto",
+    soundfont: SoundFontPath = None,
 ) -> Piece:
     """Compose and render one piece from a :class:`~emovae.music.params.ParamSource`, keeping its score.
 
-    ``style`` "ensemble" is :func:`create_melodic_music`'s arrangement (melody on ``instrument``),
-    "piano" is :func:`create_piano_melody`'s. The two public functions are this call's audio.
+    ``style`` "ensemble" is :func:`create_melodic_music`'s arrangement (melody on ``instrument``, the
+    drums on the kit the composer chose), "piano" is :func:`create_piano_melody`'s. The two public
+    functions are this call's audio; ``channels``, ``timbre`` and ``soundfont`` as in
+    :func:`create_musical_waveform`.
     """
     if style not in STYLES:
         raise ValueError(f"style={style!r} is unknown; choose one of {', '.join(STYLES)}")
-    _checked_seconds(source.seconds)
+    n_samples = _n_samples(source.seconds, sample_rate)
     if style == "piano":
         score = compose(source, seed=seed, controls=controls, arrangement=Arrangement(percussion=False))
         instruments = PIANO_SOLO
     else:
         score = compose(source, seed=seed, controls=controls)
         instruments = {**ENSEMBLE, Voice.MELODY: get_instrument(instrument)}
-    audio = create_musical_waveform(score.events, sample_rate, source.seconds, instruments, _loudness(source), seed=seed)
-    return Piece(audio, score, sample_rate, {voice: GM_PROGRAMS[i.name] for voice, i in instruments.items()})
+    programs = {**gm_programs(instruments), Voice.PERCUSSION: score.drum_kit}
+    audio, played = _render(score.events, sample_rate, n_samples, instruments, programs, _loudness(source), seed,
+                            channels, timbre, soundfont)
+    return Piece(audio, score, sample_rate, programs, played)
 
 
 def _source(valence: CurveLike | None, arousal: CurveLike | None, seconds: float, params: ParamSource | None) -> ParamSource:
@@ -158,32 +200,58 @@ def _source(valence: CurveLike | None, arousal: CurveLike | None, seconds: float
     return EmotionCurve(valence, arousal, seconds)
 
 
-def master(mix: np.ndarray, sample_rate: int, loudness_db: float | None) -> np.ndarray:
-    """Normalise to ``loudness_db`` RMS, soft-limit peaks to <= 0.99 and fade the edges; float32."""
-    audio = np.asarray(mix, dtype=np.float32).copy()
-    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
-    if loudness_db is not None and rms > 1e-9:
-        audio *= np.float32(10.0 ** (loudness_db / 20.0) / rms)
-    audio = soft_limit(audio)
-    fade = min(int(EDGE_FADE_S * sample_rate), audio.size // 2)
-    if fade > 0:
-        ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
-        audio[:fade] *= ramp
-        audio[-fade:] *= ramp[::-1]
-    return audio
+def _render(events: NoteEvents, sample_rate: int, n_samples: int, instruments: Mapping[Voice, Instrument],
+            programs: Mapping[Voice, int], loudness_db: float | None, seed: int, channels: int, timbre: str,
+            soundfont: SoundFontPath) -> tuple[np.ndarray, str]:
+    """The audio of a score and the timbre that played it (the SoundFont, or the additive fallback)."""
+    channels = choice_of(channels, "channels", CHANNELS)
+    timbre = choice_of(timbre, "timbre", TIMBRES)
+    if timbre != "additive":
+        try:
+            bus = render_soundfont(placements(events), programs, sample_rate, n_samples, soundfont)
+        except SoundFontUnavailable as error:
+            if timbre == "soundfont":
+                raise
+            _warn_fallback(error)
+        else:
+            brightness = brightness_curve(events, sample_rate, n_samples)
+            return master_bus(bus, sample_rate, loudness_db, channels, brightness), "soundfont"
+    if channels == 1:  # today's engine, bit for bit
+        mix = np.zeros(n_samples, dtype=np.float32)
+        for voice in Voice:
+            part = events.select(events.voice == voice)
+            if len(part):
+                mix += VOICE_GAINS[voice] * _additive(part, voice, instruments, sample_rate, n_samples, seed)
+        return master_rms(mix, sample_rate, loudness_db), "additive"
+    bus = np.zeros((2, n_samples), dtype=np.float32)
+    for place in placements(events):
+        stem = _additive(place.events, place.voice, instruments, sample_rate, n_samples, seed)
+        bus += pan(VOICE_GAINS[place.voice] * stem, place.position)
+    return master_bus(bus, sample_rate, loudness_db, channels), "additive"
 
 
-def soft_limit(audio: np.ndarray, threshold: float = LIMITER_THRESHOLD, ceiling: float = PEAK_LIMIT) -> np.ndarray:
-    """Leave samples below ``threshold`` untouched and bend the rest smoothly (tanh) under ``ceiling``."""
-    magnitude = np.abs(audio)
-    over = magnitude > threshold
-    if not over.any():
-        return audio
-    knee = ceiling - threshold
-    bent = threshold + knee * np.tanh((magnitude[over] - threshold) / knee)
-    audio = audio.copy()
-    audio[over] = np.sign(audio[over]) * bent.astype(np.float32)
-    return audio
+def _additive(part: NoteEvents, voice: Voice, instruments: Mapping[Voice, Instrument], sample_rate: int,
+              n_samples: int, seed: int) -> np.ndarray:
+    """One voice's notes on the additive instruments (percussion on the drum synthesiser), mono."""
+    if voice == Voice.PERCUSSION:
+        return render_drums(part, sample_rate, n_samples, seed=seed)
+    return render_notes(part, instruments[voice], sample_rate, n_samples)
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_fallback(error: SoundFontUnavailable) -> None:
+    """Say once per process (per reason) that the additive instruments play because the SoundFont cannot."""
+    message = f"{error}. Playing the additive instruments instead (timbre='additive' asks for them and silences this)."
+    if message not in _WARNED:
+        _WARNED.add(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=4)
+
+
+def gm_programs(instruments: Mapping[Voice, Instrument]) -> dict[Voice, int]:
+    """Each pitched voice's General MIDI program (its additive instrument's) and the standard drum kit."""
+    return {**{voice: GM_PROGRAMS[i.name] for voice, i in instruments.items()}, Voice.PERCUSSION: STANDARD_KIT}
 
 
 def _loudness(curve: ParamSource) -> float:

@@ -1,0 +1,319 @@
+"""The mix: where each voice sits in the stereo field, the room, the bus dynamics and the loudness.
+
+A SoundFont's voices arrive dry and at the levels its samples happen to have, so the engine mixes
+them as an engineer would, with Spotify's ``pedalboard`` for the processing and ``pyloudnorm`` for
+the measurement:
+
+* **placement** (:func:`placements`, :func:`pan`): melody just right of centre, the harmony spread
+  (each chord's lower notes left, upper notes right), bass and drums in the centre; one
+  constant-power pan law, the one tinysoundfont applies to a channel, so both timbres place a voice
+  alike;
+* **brightness** (:func:`brightness_curve`): the notes' per-note brightness becomes a per-sample
+  tilt of the bus, dark (a first-order low-pass) at 0, neutral at 0.5, a +6 dB high shelf at 1, so
+  the spectral centroid follows the emotion even where a sampled instrument cannot be re-voiced;
+* **room and glue** (:func:`master_bus`): a modest Freeverb room, then gentle bus compression;
+* **loudness**: normalised to an integrated loudness in LUFS (ITU-R BS.1770, what streaming
+  services normalise to), not to raw RMS, so a bass-heavy piece and a bright one at the same
+  setting sound equally loud; the target is the engine's ``loudness_db`` parameter plus a fixed
+  offset, so arousal still orders the pieces' loudness;
+* **peaks**: a lookahead brick-wall limiter (ceiling below 0.99, no hard clip), then short linear
+  fades so no piece starts or ends with a click.
+
+The additive timbre's mono output keeps its own, older master (:func:`master_rms`: RMS target,
+tanh soft limit), bit for bit, so pieces and calibrations made with it stay reproducible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pedalboard
+import pyloudnorm
+
+from emovae.music.events import NoteEvents, Voice
+
+F32 = np.float32
+PEAK_LIMIT = 0.99
+LIMITER_THRESHOLD = 0.8
+EDGE_FADE_S = 0.01
+BLOCK_S = 0.4  # BS.1770's gating block: integrated loudness needs at least this much audio
+
+
+@dataclass(frozen=True)
+class MixSettings:
+    """The mix's constants (positions from -1 = left to 1 = right; levels in dB).
+
+    ``lufs_offset``: the loudness target is ``loudness_db + lufs_offset`` LUFS; 0 keeps the engine's
+    -24..-14 range (a 1 kHz tone's LUFS equals its RMS in dBFS, so music lands near its old RMS).
+    ``staging_db``: RMS the bus is brought to before the compressor, so its threshold means the same
+    for every piece whatever level the instruments were rendered at. ``reverb_dry`` 0.5 is unity:
+    JUCE's reverb (which pedalboard wraps) scales the dry signal by 2.
+    """
+
+    melody_pan: float = 0.1
+    harmony_pan: float = 0.0
+    harmony_spread: float = 0.5
+    bass_pan: float = 0.0
+    drums_pan: float = 0.0
+    brightness_cutoff_hz: float = 1200.0  # centroid of a test piece 448 -> 545 -> 699 Hz at brightness 0, 0.5, 1
+    brightness_depth: float = 1.0
+    brightness_hop_s: float = 0.01
+    brightness_smoothing_s: float = 0.15
+    reverb_room_size: float = 0.55
+    reverb_damping: float = 0.5
+    reverb_wet: float = 0.12
+    reverb_dry: float = 0.5
+    reverb_width: float = 1.0
+    staging_db: float = -20.0
+    compressor_threshold_db: float = -20.0
+    compressor_ratio: float = 2.0
+    compressor_attack_ms: float = 15.0
+    compressor_release_ms: float = 200.0
+    lufs_offset: float = 0.0
+    loudness_tolerance_lu: float = 0.1
+    loudness_passes: int = 1
+    limiter_ceiling_db: float = -0.1  # 0.9886: under PEAK_LIMIT with room for float rounding
+    limiter_release_ms: float = 80.0
+    edge_fade_s: float = EDGE_FADE_S
+
+    def position(self, voice: Voice) -> float:
+        """Where a voice sits (the harmony's centre, around which its notes are spread)."""
+        return {Voice.MELODY: self.melody_pan, Voice.HARMONY: self.harmony_pan, Voice.BASS: self.bass_pan,
+                Voice.PERCUSSION: self.drums_pan}[Voice(voice)]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Notes of one voice that sit at one place in the stereo field (a synth channel, an additive stem)."""
+
+    voice: Voice
+    position: float
+    events: NoteEvents
+
+
+def placements(events: NoteEvents, settings: MixSettings = MixSettings()) -> list[Placement]:
+    """Split a score into the groups of notes that share a stereo position, voice by voice.
+
+    The harmony is spread by pitch within each chord (notes struck together): those above the chord's
+    mean pitch go right, the rest left, so a chord opens across the stereo field the way a piano's
+    or a string section's does; a lone note (no chord to split) goes by the harmony's median pitch.
+    """
+    out = []
+    for voice in Voice:
+        part = events.select(events.voice == voice)
+        if not len(part):
+            continue
+        centre = settings.position(voice)
+        if voice != Voice.HARMONY or settings.harmony_spread == 0:
+            out.append(Placement(voice, centre, part))
+            continue
+        _, chord = np.unique(part.onset, return_inverse=True)
+        mean = np.bincount(chord, weights=part.pitch) / np.bincount(chord)
+        upper = np.where(part.pitch == mean[chord], part.pitch > np.median(part.pitch), part.pitch > mean[chord])
+        for side, mask in ((-1.0, ~upper), (1.0, upper)):
+            if mask.any():
+                position = float(np.clip(centre + side * settings.harmony_spread, -1.0, 1.0))
+                out.append(Placement(voice, position, part.select(mask)))
+    return out
+
+
+def pan(mono: np.ndarray, position: float) -> np.ndarray:
+    """A mono signal placed in the stereo field: ``(2, n)`` with constant power.
+
+    The law is tinysoundfont's (``L = sqrt((1 - p) / 2)``, ``R = sqrt((1 + p) / 2)``), so a voice sits in
+    the same place whichever timbre plays it; at the centre each side carries the signal at -3 dB.
+    """
+    position = float(np.clip(position, -1.0, 1.0))
+    gains = np.sqrt(np.array([(1.0 - position) / 2.0, (1.0 + position) / 2.0], dtype=F32))
+    return gains[:, None] * np.asarray(mono, dtype=F32)[None, :]
+
+
+def brightness_curve(events: NoteEvents, sample_rate: int, n_samples: int,
+                     settings: MixSettings = MixSettings()) -> np.ndarray:
+    """The brightness the music asks for at every sample: the velocity-weighted mean of the sounding notes'.
+
+    Between notes the last value holds (a rest does not change the timbre); the curve is smoothed over
+    ``brightness_smoothing_s`` so the tilt glides instead of stepping (a step would be audible as a
+    click in the filtered band). A score without notes is neutral (0.5) throughout.
+    """
+    hop = max(1, int(round(settings.brightness_hop_s * sample_rate)))
+    n_frames = n_samples // hop + 2
+    if not len(events):
+        return np.full(n_samples, 0.5, dtype=F32)
+    start = np.clip(np.round(events.onset * sample_rate / hop).astype(np.int64), 0, n_frames - 1)
+    stop = np.clip(np.round((events.onset + events.duration) * sample_rate / hop).astype(np.int64), start + 1, n_frames)
+    weight, weighted = np.zeros(n_frames + 1), np.zeros(n_frames + 1)
+    for array, value in ((weight, events.velocity), (weighted, events.velocity * events.brightness)):
+        np.add.at(array, start, value)
+        np.add.at(array, stop, -value)
+    weight, weighted = np.cumsum(weight)[:n_frames], np.cumsum(weighted)[:n_frames]
+    sounding = weight > 1e-9
+    if not sounding.any():
+        return np.full(n_samples, 0.5, dtype=F32)
+    last = np.maximum.accumulate(np.where(sounding, np.arange(n_frames), 0))  # hold through rests
+    last = np.where(np.arange(n_frames) < np.argmax(sounding), np.argmax(sounding), last)  # before the first note
+    frames = weighted[last] / weight[last]
+    width = max(1, int(round(settings.brightness_smoothing_s * sample_rate / hop)))
+    frames = np.convolve(np.pad(frames, (width // 2, width - 1 - width // 2), mode="edge"), np.ones(width) / width, "valid")
+    return np.interp(np.arange(n_samples), np.arange(n_frames) * hop, frames).astype(F32)
+
+
+def master_bus(bus: np.ndarray, sample_rate: int, loudness_db: float | None, channels: int = 2,
+               brightness: np.ndarray | None = None, settings: MixSettings = MixSettings()) -> np.ndarray:
+    """Master a stereo bus: brightness tilt, room, compression, loudness, limiter, edge fades.
+
+    Parameters
+    ----------
+    bus : ndarray, shape (2, n)
+        The placed voices, summed.
+    sample_rate : int
+        Hz.
+    loudness_db : float or None
+        The engine's loudness parameter; the integrated loudness target is ``loudness_db +
+        settings.lufs_offset`` LUFS. None leaves the level as rendered (only the limiter acts).
+    channels : {1, 2}
+        2 returns the stereo master ``(2, n)``; 1 the mono fold-down ``(n,)``: the mean of the two
+        channels of the same mix, normalised to the same target as a mono signal.
+    brightness : ndarray, shape (n,), optional
+        Per-sample brightness in [0, 1] (:func:`brightness_curve`); None for no tilt (the additive
+        instruments already brighten their own partials).
+    settings : MixSettings
+        The mix's constants.
+
+    Returns
+    -------
+    ndarray
+        float32, peaks below 0.99, starting and ending at zero.
+    """
+    audio = np.array(bus, dtype=F32, copy=True)
+    if audio.ndim != 2 or audio.shape[0] != 2:
+        raise ValueError(f"the bus must be stereo, shape (2, n_samples); got {audio.shape}")
+    if brightness is not None:
+        audio = _tilt(audio, brightness, sample_rate, settings)
+    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
+    if loudness_db is not None and rms > 1e-9:
+        audio *= F32(10.0 ** (settings.staging_db / 20.0) / rms)
+    audio = _room_and_glue(settings)(audio, sample_rate)
+    if channels == 1:
+        audio = audio.mean(axis=0)
+    limiter = pedalboard.BrickwallLimiter(ceiling_db=settings.limiter_ceiling_db, release_ms=settings.limiter_release_ms)
+    if loudness_db is None:
+        audio = limiter(audio, sample_rate)
+    else:
+        audio = _normalise_loudness(audio, sample_rate, loudness_db + settings.lufs_offset, limiter, settings)
+    return fade_edges(audio, sample_rate, settings.edge_fade_s)
+
+
+def integrated_loudness(audio: np.ndarray, sample_rate: int) -> float:
+    """Integrated loudness (LUFS, ITU-R BS.1770) of ``(n,)`` mono or ``(2, n)`` stereo audio; -inf if silent.
+
+    Shorter than one 0.4 s gating block, BS.1770 defines no integrated loudness (pyloudnorm refuses
+    it), so the ungated, unweighted power sum stands in: for a 1 kHz tone, the standard's reference,
+    the two agree (the K-weighting's +0.69 dB there cancels BS.1770's -0.691 dB), and a click-length
+    piece has no room for the gating to matter.
+    """
+    audio = np.asarray(audio)
+    if audio.shape[-1] < BLOCK_S * sample_rate:
+        power = float(np.sum(np.mean(np.square(np.atleast_2d(audio), dtype=np.float64), axis=1)))
+        return 10.0 * np.log10(power) if power > 0 else float("-inf")
+    return float(_meter(sample_rate).integrated_loudness(audio.T))
+
+
+def master_rms(mix: np.ndarray, sample_rate: int, loudness_db: float | None) -> np.ndarray:
+    """The additive timbre's mono master: ``loudness_db`` RMS, tanh soft limit under 0.99, edge fades.
+
+    Kept exactly as it was before the mix existed, so the additive fallback's mono output (what the
+    demo dataset and the engine calibration were rendered with) is unchanged bit for bit.
+    """
+    audio = np.asarray(mix, dtype=F32).copy()
+    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
+    if loudness_db is not None and rms > 1e-9:
+        audio *= F32(10.0 ** (loudness_db / 20.0) / rms)
+    return fade_edges(soft_limit(audio), sample_rate, EDGE_FADE_S)
+
+
+def soft_limit(audio: np.ndarray, threshold: float = LIMITER_THRESHOLD, ceiling: float = PEAK_LIMIT) -> np.ndarray:
+    """Leave samples below ``threshold`` untouched and bend the rest smoothly (tanh) under ``ceiling``."""
+    magnitude = np.abs(audio)
+    over = magnitude > threshold
+    if not over.any():
+        return audio
+    knee = ceiling - threshold
+    bent = threshold + knee * np.tanh((magnitude[over] - threshold) / knee)
+    audio = audio.copy()
+    audio[over] = np.sign(audio[over]) * bent.astype(F32)
+    return audio
+
+
+def fade_edges(audio: np.ndarray, sample_rate: int, seconds: float) -> np.ndarray:
+    """Linear fade-in and fade-out over ``seconds`` on the last axis (in place), so the edges cannot click."""
+    fade = min(int(seconds * sample_rate), audio.shape[-1] // 2)
+    if fade > 0:
+        ramp = np.linspace(0.0, 1.0, fade, dtype=F32)
+        audio[..., :fade] *= ramp
+        audio[..., -fade:] *= ramp[::-1]
+    return audio
+
+
+def _tilt(audio: np.ndarray, brightness: np.ndarray, sample_rate: int, settings: MixSettings) -> np.ndarray:
+    """``bus + k(t) * highpass(bus)`` with ``k = depth * (2 * brightness - 1)``.
+
+    A first-order high-pass and its low-pass complement sum to the input exactly (same pole, bilinear
+    transform), so k = -1 is the low-passed bus, 0 the bus itself and +1 a +6 dB shelf above the
+    cutoff: one filter pass, no phase smearing between crossfaded copies.
+    """
+    if brightness.shape != (audio.shape[-1],):
+        raise ValueError(f"brightness must have one value per sample, shape ({audio.shape[-1]},); got {brightness.shape}")
+    high = pedalboard.HighpassFilter(cutoff_frequency_hz=settings.brightness_cutoff_hz)(audio, sample_rate)
+    tilt = (settings.brightness_depth * (2.0 * np.asarray(brightness, dtype=F32) - 1.0)).astype(F32)
+    return audio + tilt[None, :] * high
+
+
+def _room_and_glue(settings: MixSettings) -> pedalboard.Pedalboard:
+    """Reverb (skipped when dry) then the bus compressor; a fresh board, so no state leaks between pieces."""
+    stages = []
+    if settings.reverb_wet > 0:
+        stages.append(pedalboard.Reverb(room_size=settings.reverb_room_size, damping=settings.reverb_damping,
+                                        wet_level=settings.reverb_wet, dry_level=settings.reverb_dry,
+                                        width=settings.reverb_width))
+    stages.append(pedalboard.Compressor(threshold_db=settings.compressor_threshold_db, ratio=settings.compressor_ratio,
+                                        attack_ms=settings.compressor_attack_ms,
+                                        release_ms=settings.compressor_release_ms))
+    return pedalboard.Pedalboard(stages)
+
+
+def _normalise_loudness(audio: np.ndarray, sample_rate: int, target_lufs: float,
+                        limiter: pedalboard.BrickwallLimiter, settings: MixSettings) -> np.ndarray:
+    """Gain to ``target_lufs``, limit, and correct the gain for what the limiter took.
+
+    Where no peak reaches the ceiling the limiter would pass the audio unchanged, so the gained audio is
+    the answer (most pieces: it saves a limiter run and a measurement). Otherwise the limiter shaves
+    peaks, which lowers the loudness a little; each of ``loudness_passes`` measures the limited result
+    and raises the gain by the shortfall, so the output lands on the target (within
+    ``loudness_tolerance_lu``) with its peaks still under the ceiling. This holds up to about -10 LUFS
+    (the engine asks for -14 at most): beyond, the limiter works without pause, and pedalboard's
+    BrickwallLimiter does not release while its input stays above the ceiling, so more gain brings less
+    loudness.
+    """
+    measured = integrated_loudness(audio, sample_rate)
+    if not np.isfinite(measured):
+        return limiter(audio, sample_rate)
+    gain_db = target_lufs - measured
+    out = audio * F32(10.0 ** (gain_db / 20.0))
+    if np.abs(out).max() < 10.0 ** (settings.limiter_ceiling_db / 20.0):
+        return out
+    out = limiter(out, sample_rate)
+    for _ in range(settings.loudness_passes):
+        error = target_lufs - integrated_loudness(out, sample_rate)
+        if not np.isfinite(error) or abs(error) <= settings.loudness_tolerance_lu:
+            break
+        gain_db += error
+        out = limiter(audio * F32(10.0 ** (gain_db / 20.0)), sample_rate)
+    return out
+
+
+@lru_cache(maxsize=8)
+def _meter(sample_rate: int) -> pyloudnorm.Meter:
+    return pyloudnorm.Meter(sample_rate)

@@ -1,0 +1,113 @@
+"""The mix: loudness in LUFS, the limiter, stereo placement, the room, brightness, the mono fold-down."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emovae.music.events import Voice
+from emovae.music.mix import MixSettings, brightness_curve, integrated_loudness, master_bus, pan, placements
+from emovae.music.soundfont import render_soundfont
+from emovae.music.synth import create_musical_waveform
+from tests.music_helpers import notes, small_piece, spectral_centroid
+
+SR = 24_000
+PROGRAMS = {Voice.MELODY: 0, Voice.HARMONY: 89, Voice.BASS: 33, Voice.PERCUSSION: 0}
+DRY = MixSettings(reverb_wet=0.0)
+
+
+@pytest.fixture(scope="module")
+def bus() -> np.ndarray:
+    """Six seconds of every voice through the SoundFont, dry and unnormalised."""
+    pytest.importorskip("tinysoundfont")
+    return render_soundfont(placements(small_piece(6.0)), PROGRAMS, SR, 6 * SR)
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_integrated_loudness_lands_on_the_target_and_follows_it(bus, channels):
+    measured = {}
+    for target in (-24.0, -18.0, -14.0, -11.0):  # -11, beyond the engine's range, keeps the limiter busy
+        audio = master_bus(bus, SR, target, channels)
+        measured[target] = integrated_loudness(audio, SR)
+        assert abs(measured[target] - target) <= 0.5, measured
+    assert np.all(np.diff([measured[t] for t in sorted(measured)]) > 2.5)  # each step of 3 to 6 LU, louder
+
+
+def test_the_mono_fold_down_is_the_mean_of_the_stereo_channels_at_the_same_loudness(bus):
+    stereo, mono = master_bus(bus, SR, -20.0, 2), master_bus(bus, SR, -20.0, 1)
+    folded = stereo.mean(axis=0)
+    scale = float(np.dot(mono, folded) / np.dot(folded, folded))
+    np.testing.assert_allclose(mono, scale * folded, rtol=0, atol=1e-5)
+    assert integrated_loudness(mono, SR) == pytest.approx(-20.0, abs=0.1)
+
+
+def test_a_hot_input_is_limited_under_the_ceiling_without_a_hard_clip():
+    rng = np.random.default_rng(0)
+    t = np.arange(2 * SR) / SR
+    hot = (8.0 * np.sin(2 * np.pi * 220 * t) * (1 + rng.random(t.size)))[None, :].repeat(2, axis=0)
+    for loudness in (None, -3.0):
+        audio = master_bus(hot, SR, loudness, 2, settings=DRY)
+        at_peak = np.abs(audio) >= np.abs(audio).max() - 1e-6
+        assert np.abs(audio).max() <= 0.99
+        assert not np.any(at_peak[:, 1:] & at_peak[:, :-1])  # a clipper leaves flat tops: runs of samples at the peak
+
+
+def test_panning_spreads_the_harmony_and_leaves_a_centred_voice_centred():
+    chord = notes([48, 51, 66, 69], np.zeros(4), 1.5, Voice.HARMONY)  # upper notes off the lower ones' harmonics
+    parts = placements(chord)
+    assert [p.position for p in parts] == [-0.5, 0.5]
+    assert parts[0].events.pitch.tolist() == [48, 51] and parts[1].events.pitch.tolist() == [66, 69]
+    pytest.importorskip("tinysoundfont")
+    stereo = master_bus(render_soundfont(parts, PROGRAMS, SR, 2 * SR), SR, -20.0, 2, settings=DRY)
+    freqs = np.fft.rfftfreq(stereo.shape[1], 1.0 / SR)
+    left, right = ([np.abs(np.fft.rfft(side))[np.abs(freqs - f) < 3.0].max() for f in (130.8, 370.0)] for side in stereo)
+    assert left[0] > 1.5 * right[0] and right[1] > 1.5 * left[1]  # C3 left, F#4 right: 4.8 dB apart at +-0.5
+    bass = render_soundfont(placements(notes([36], [0.0], [1.5], Voice.BASS)), PROGRAMS, SR, 2 * SR)
+    np.testing.assert_array_equal(bass[0], bass[1])
+    np.testing.assert_array_equal(pan(np.ones(3), 0.0)[0], pan(np.ones(3), 0.0)[1])
+
+
+def test_the_room_leaves_a_tail_after_the_last_note_off():
+    pytest.importorskip("tinysoundfont")
+    note = notes([72], [0.0], [0.2], velocity=1.0)
+    rendered = render_soundfont(placements(note), PROGRAMS, SR, 2 * SR)
+    tail = lambda audio: np.sqrt(np.mean(np.square(audio[:, int(0.9 * SR) : int(1.4 * SR)])))  # noqa: E731
+    wet, dry = (master_bus(rendered, SR, None, 2, settings=s) for s in (MixSettings(), DRY))
+    assert tail(wet) > 1e-4 and tail(wet) > 10 * tail(dry)
+
+
+@pytest.mark.parametrize("timbre", ["soundfont", "additive"])
+def test_brightness_raises_the_spectral_centroid(timbre):
+    dark, bright = (create_musical_waveform(small_piece(3.0, brightness=b, drums=False), SR, seconds=3.0,
+                                            timbre=timbre) for b in (0.0, 1.0))
+    assert spectral_centroid(bright, SR) > 1.2 * spectral_centroid(dark, SR)
+
+
+def test_the_brightness_curve_follows_the_sounding_notes_and_holds_through_rests():
+    events = notes([60, 60], [0.0, 2.0], [1.0, 1.0], brightness=0.0)
+    events.brightness[1] = 1.0
+    curve = brightness_curve(events, SR, 4 * SR)
+    assert curve.shape == (4 * SR,)
+    assert curve[int(0.5 * SR)] == pytest.approx(0.0, abs=1e-6)
+    assert curve[int(1.6 * SR)] == pytest.approx(0.0, abs=1e-6)  # the rest keeps the last note's brightness
+    assert curve[int(3.5 * SR)] == pytest.approx(1.0, abs=1e-6)
+    assert np.all(np.abs(np.diff(curve)) < 1e-3)  # glides, never steps
+    assert np.all(brightness_curve(notes([], [], []), SR, SR) == 0.5)
+
+
+def test_a_piece_shorter_than_a_loudness_block_is_still_brought_to_its_target():
+    t = np.arange(int(0.2 * SR)) / SR
+    tone = 0.01 * np.sin(2 * np.pi * 1000 * t)[None, :].repeat(2, axis=0)
+    audio = master_bus(tone, SR, -20.0, 1, settings=DRY)
+    assert audio.shape == (t.size,)
+    assert integrated_loudness(audio, SR) == pytest.approx(-20.0, abs=0.5)
+
+
+def test_bad_layouts_are_refused_by_name():
+    with pytest.raises(ValueError, match="stereo"):
+        master_bus(np.zeros(100), SR, -20.0)
+    for bad in (0, 3):
+        with pytest.raises(ValueError, match="channels"):
+            create_musical_waveform(small_piece(1.0), SR, seconds=1.0, channels=bad)
+    with pytest.raises(ValueError, match="timbre"):
+        create_musical_waveform(small_piece(1.0), SR, seconds=1.0, timbre="kazoo")
