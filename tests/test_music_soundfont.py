@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 import numpy as np
@@ -57,6 +58,12 @@ def test_missing_or_invalid_soundfont_names_the_path_and_the_fix(tmp_path, monke
     monkeypatch.setenv(SOUNDFONT_ENV, str(missing))
     with pytest.raises(SoundFontUnavailable, match=r"nowhere.sf2 \(from \$EMOVAE_SOUNDFONT\)"):
         find_soundfont()
+
+
+def test_without_tinysoundfont_the_soundfont_is_unavailable_and_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tinysoundfont", None)  # import fails as if it were not installed
+    with pytest.raises(SoundFontUnavailable, match="tinysoundfont is not installed.*requirements-nodeps.txt"):
+        create_musical_waveform(small_piece(1.0), 22_222, seconds=1.0, timbre="soundfont")  # a rate nothing cached
 
 
 def test_an_explicit_path_wins_over_the_environment(monkeypatch, tmp_path):
