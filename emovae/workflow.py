@@ -174,7 +174,7 @@ def write_bundle(config: WorkflowConfig, result: WorkflowResult, trained_codec: 
         "metrics": result.metrics,
         "built_by": {"command": "python -m pipeline.run_all", "seed": config.seed, "epochs": config.epochs,
                      "batch_size": config.batch_size, "encodec_weights": config.encodec_weights,
-                     "descriptor_weight": train_config.descriptor_weight},
+                     "descriptor_weight": config.descriptor_weight},
     }
     write_json(bundle / "manifest.json", manifest)
     return bundle
