@@ -67,7 +67,7 @@ INSTRUMENTS: dict[str, Instrument] = {i.name: i for i in (PIANO, LEAD, PAD, BASS
 
 # General MIDI programs (0-based) of each additive instrument: what a SoundFont plays in its place and
 # what a MIDI file names, so the SoundFont renderer and the exported .mid agree on the arrangement.
-GM_PROGRAMS: dict[str, int] = {"piano": 0, "lead": 80, "pad": 89, "bass": 33, "pluck": 24}
+GM_PROGRAMS: dict[str, int] = {"piano": 0, "lead": 80, "pad": 89, "bass": 32, "pluck": 24}
 
 
 def get_instrument(name: str | Instrument) -> Instrument:
