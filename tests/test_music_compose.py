@@ -1,12 +1,13 @@
-"""The composer: seeded, emotion-driven, controllable by the (latent-derived) MusicControls."""
+"""The composer: seeded, emotion-driven, controllable by the (latent-derived) MusicControls; phrases, cadences, voicing, grooves."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from emovae.music import Arrangement, MusicControls, NoteEvents, Voice, compose
-from emovae.music.harmony import SCALES
+from emovae.music import Arrangement, EmotionCurve, MusicControls, NoteEvents, Voice, compose
+from emovae.music.compose import BEATS_PER_BAR, plan_phrases
+from emovae.music.harmony import OPEN_GAP, SCALES, phrase_chords, voice_lead
 
 SECONDS = 12.0
 
@@ -118,3 +119,80 @@ def test_switching_a_voice_off_leaves_the_others_unchanged():
     no_drums = compose(0.6, 0.8, SECONDS, seed=9, arrangement=Arrangement(percussion=False)).events
     assert not np.any(no_drums.voice == Voice.PERCUSSION)
     assert _same(_melody(full), _melody(no_drums))
+
+
+def test_mode_changes_only_where_a_phrase_begins():
+    """The mode is drawn once per phrase, so a key change falls on a phrase's first beat (after a cadence)."""
+    seconds = 60.0
+    score = compose(EmotionCurve(np.linspace(0.0, 1.0, 13), 0.6, seconds), seed=3)
+    assert len(score.keys) >= 3  # the trajectory really moves the mode
+    phrase_starts = {p.start_bar * BEATS_PER_BAR for p in plan_phrases(int(np.searchsorted(score.beat_times, seconds)), seconds)}
+    for change in score.keys[1:]:
+        beat = score.beats_at(change.time)
+        assert abs(beat - round(beat)) < 1e-6 and int(round(beat)) in phrase_starts, (change, sorted(phrase_starts))
+
+
+def test_phrases_pair_into_periods_and_a_long_piece_has_an_intro_and_ends_on_the_tonic():
+    phrases = plan_phrases(n_beats=4 * 18, seconds=45.0)  # intro, four phrases of four bars, outro
+    assert phrases[0].section == "intro" and phrases[-1].section == "outro"
+    body = phrases[1:-1]
+    assert [p.cadence for p in body[:4]] == ["half", "authentic", "half", "authentic"]
+    assert [p.section for p in body[:4]] == ["A", "A", "B", "B"]
+    assert body[-1].cadence == "authentic"  # the last phrase closes on the tonic before the outro
+    assert [(p.section, p.cadence) for p in plan_phrases(n_beats=4 * 4, seconds=10.0)] == [("A", "authentic")]  # a clip: no intro
+    score = compose(0.8, 0.4, 45.0, seed=2)
+    melody = _melody(score.events)
+    assert (melody.pitch[-1] - _tonic_of(score.events)) % 12 == 0  # the outro holds the tonic
+
+
+def test_melody_stays_above_the_chord_voicing():
+    """At every melody onset, every sounding chord note is lower: the tune is never buried inside the harmony."""
+    for valence, arousal in ((0.0, 0.0), (0.0, 1.0), (1.0, 1.0), (1.0, 0.0), (0.5, 0.5)):
+        events = compose(valence, arousal, 20.0, seed=1).events
+        melody, harmony = _melody(events), events.select(events.voice == Voice.HARMONY)
+        for onset, pitch in zip(melody.onset, melody.pitch):
+            sounding = harmony.pitch[(harmony.onset <= onset) & (harmony.onset + harmony.duration > onset)]
+            assert sounding.size == 0 or pitch > sounding.max(), (valence, arousal, onset, pitch, sounding)
+
+
+def test_tension_comes_from_tonal_devices_and_pleasant_harmony_has_none():
+    names = [c.name for seed in range(20) for c in phrase_chords("harmonic_minor", "authentic", 1.0, np.random.default_rng(seed))]
+    assert any("b9" in n for n in names) and any("dim7" in n for n in names) and any("sus" in n for n in names)
+    calm = [c for seed in range(20) for c in phrase_chords("ionian", "half", 0.0, np.random.default_rng(seed))]
+    assert not any(("b9" in c.name or "dim7" in c.name) for c in calm)
+    assert all(len(c.tones) <= 4 for c in calm)  # triads (the tonic doubled), at most a dominant seventh
+
+
+def test_voice_leading_keeps_common_tones_and_voicings_open():
+    tonic_chord = voice_lead((0, 4, 7), tonic=0, top=72, previous=None)
+    assert np.diff(tonic_chord).min() >= OPEN_GAP  # open: no thirds stacked inside the chord
+    subdominant = voice_lead((5, 9, 12), tonic=0, top=72, previous=tonic_chord)
+    shared = {p for p in tonic_chord if p % 12 == 0}
+    assert shared & set(subdominant), (tonic_chord, subdominant)  # the common tone C stays where it was
+    assert max(subdominant) <= 72
+
+
+def test_each_character_has_its_own_groove():
+    def drums(valence, arousal):
+        score = compose(valence, arousal, 12.0, seed=0)
+        return score, set(score.events.select(score.events.voice == Voice.PERCUSSION).pitch.astype(int))
+
+    happy, happy_drums = drums(1.0, 1.0)
+    angry, angry_drums = drums(0.0, 1.0)
+    assert happy_drums and angry_drums and happy_drums != angry_drums
+    assert 39 in happy_drums and 39 not in angry_drums  # the clap is the pleasant beat's
+    assert happy.drum_kit != angry.drum_kit
+    for calm_or_sad in ((1.0, 0.0), (0.0, 0.0)):
+        assert not drums(*calm_or_sad)[1]
+    assert drums(0.5, 0.45)[0].drum_kit == 40  # low arousal: brushes
+
+
+def test_timing_and_velocity_are_humanised_but_reproducible():
+    score = compose(0.7, 0.7, 10.0, seed=4)
+    melody = _melody(score.events)
+    beats = score.beats_at(melody.onset)
+    off_grid = np.abs(beats * 4 - np.round(beats * 4))  # distance from the sixteenth grid, in sixteenths
+    assert np.median(off_grid) > 0.005
+    assert np.all(off_grid < 0.25)  # a few milliseconds, never a displaced note
+    assert len(np.unique(np.round(melody.velocity, 3))) > len(melody) // 2
+    assert _same(score.events, compose(0.7, 0.7, 10.0, seed=4).events)

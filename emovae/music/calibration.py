@@ -40,7 +40,7 @@ CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 FORMAT_VERSION = 2  # 2: the fitted descriptor box (low, high) is stored and used
 # The files whose code decides what a knob setting sounds like and how sound is described.
 _ENGINE_SOURCES = ("params.py", "compose.py", "harmony.py", "instruments.py", "render.py", "synth.py", "controls.py",
-                   "soundfont.py", "mix.py", "midi.py", "phrases.py", "cadences.py")  # midi.py: the SoundFont plays its keys and velocities
+                   "soundfont.py", "mix.py", "midi.py")  # midi.py: the SoundFont plays its keys and velocities
 
 
 def engine_fingerprint() -> str:

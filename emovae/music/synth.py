@@ -26,9 +26,7 @@ import numpy as np
 
 from emovae.checks import choice_of, number_in_range
 from emovae.emotion import EmotionValueError
-from emovae.music.compose import Arrangement
-from emovae.music.compose import compose as compose_classic
-from emovae.music.phrases import compose_phrases
+from emovae.music.compose import Arrangement, compose
 from emovae.music.controls import MusicControls
 from emovae.music.events import NoteEvents, Score, Voice
 from emovae.music.instruments import BASS, GM_PROGRAMS, PAD, PIANO, Instrument, get_instrument
@@ -57,7 +55,7 @@ def create_musical_waveform(
     seed: int = 0,
     *,
     channels: int = 1,
-    timbre: str = "additive",
+    timbre: str = "auto",
     soundfont: SoundFontPath = None,
     programs: Mapping[Voice, int] | None = None,
 ) -> np.ndarray:
@@ -91,9 +89,8 @@ def create_melodic_music(
     params: ParamSource | None = None,
     *,
     channels: int = 1,
-    timbre: str = "additive",
+    timbre: str = "auto",
     soundfont: SoundFontPath = None,
-    composer: str = "classic",
 ) -> np.ndarray:
     """Melody (``instrument``) over pad harmony, bass and drums, for an emotion or for parameter curves.
 
@@ -103,11 +100,11 @@ def create_melodic_music(
     :class:`~emovae.music.params.ParamCurve`) to play parameters decided elsewhere. Returns exactly
     ``round(seconds * sample_rate)`` float32 samples per channel in [-0.99, 0.99] (``(n,)`` mono or
     ``(2, n)`` stereo); deterministic for a seed. ``timbre``/``soundfont``: see
-    :func:`create_musical_waveform`; ``composer``: see :func:`render_piece`.
+    :func:`create_musical_waveform`.
     """
     curve = _source(valence, arousal, seconds, params)
     return render_piece(curve, seed=seed, controls=controls, sample_rate=sample_rate, instrument=instrument,
-                        channels=channels, timbre=timbre, soundfont=soundfont, composer=composer).audio
+                        channels=channels, timbre=timbre, soundfont=soundfont).audio
 
 
 def create_piano_melody(
@@ -120,7 +117,7 @@ def create_piano_melody(
     params: ParamSource | None = None,
     *,
     channels: int = 1,
-    timbre: str = "additive",
+    timbre: str = "auto",
     soundfont: SoundFontPath = None,
 ) -> np.ndarray:
     """A solo piano piece: melody, chords and bass all on the piano (no drums).
@@ -137,7 +134,6 @@ def create_piano_melody(
 
 
 STYLES = ("ensemble", "piano")
-COMPOSERS = {"classic": compose_classic, "phrases": compose_phrases}
 
 
 @dataclass
@@ -165,24 +161,18 @@ def render_piece(
     instrument: str | Instrument = "piano",
     *,
     channels: int = 1,
-    timbre: str = "additive",
+    timbre: str = "auto",
     soundfont: SoundFontPath = None,
-    composer: str = "classic",
 ) -> Piece:
     """Compose and render one piece from a :class:`~emovae.music.params.ParamSource`, keeping its score.
 
     ``style`` "ensemble" is :func:`create_melodic_music`'s arrangement (melody on ``instrument``, the
     drums on the kit the composer chose), "piano" is :func:`create_piano_melody`'s. The two public
     functions are this call's audio; ``channels``, ``timbre`` and ``soundfont`` as in
-    :func:`create_musical_waveform`. ``composer`` "classic" is :func:`~emovae.music.compose.compose`,
-    which the shipped bundle and calibration were built on; "phrases" is issue 12's phrase composer
-    (:mod:`emovae.music.phrases`), opt-in until the bundle is rebuilt and measured on it.
+    :func:`create_musical_waveform`.
     """
     if style not in STYLES:
         raise ValueError(f"style={style!r} is unknown; choose one of {', '.join(STYLES)}")
-    if composer not in COMPOSERS:
-        raise ValueError(f"composer={composer!r} is unknown; choose one of {', '.join(COMPOSERS)}")
-    compose = COMPOSERS[composer]
     n_samples = _n_samples(source.seconds, sample_rate)
     if style == "piano":
         score = compose(source, seed=seed, controls=controls, arrangement=Arrangement(percussion=False))
