@@ -28,17 +28,18 @@ def test_integrated_loudness_lands_on_the_target_and_follows_it(bus, channels):
     measured = {}
     for target in (-24.0, -18.0, -14.0, -11.0):  # -11, beyond the engine's range, keeps the limiter busy
         audio = master_bus(bus, SR, target, channels)
-        measured[target] = integrated_loudness(audio, SR)
+        measured[target] = integrated_loudness(audio if channels == 1 else audio.mean(axis=0), SR)  # the fold-down meets it
         assert abs(measured[target] - target) <= 0.5, measured
     assert np.all(np.diff([measured[t] for t in sorted(measured)]) > 2.5)  # each step of 3 to 6 LU, louder
 
 
-def test_the_mono_fold_down_is_the_mean_of_the_stereo_channels_at_the_same_loudness(bus):
+def test_the_mono_fold_down_is_the_mean_of_the_stereo_channels_exactly(bus):
+    """Regression: the stereo master used to be normalised itself, so its fold-down (what the emotion
+    estimator hears of a listener's clip) was 3.2-3.5 dB quieter than the mono render of the same piece."""
     stereo, mono = master_bus(bus, SR, -20.0, 2), master_bus(bus, SR, -20.0, 1)
-    folded = stereo.mean(axis=0)
-    scale = float(np.dot(mono, folded) / np.dot(folded, folded))
-    np.testing.assert_allclose(mono, scale * folded, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(mono, stereo.mean(axis=0), rtol=0, atol=1e-6)
     assert integrated_loudness(mono, SR) == pytest.approx(-20.0, abs=0.1)
+    assert integrated_loudness(stereo, SR) > -20.0 + 1.0  # BS.1770 sums the channels: the stereo master measures louder
 
 
 def test_a_hot_input_is_limited_under_the_ceiling_without_a_hard_clip():

@@ -174,8 +174,13 @@ def master_bus(bus: np.ndarray, sample_rate: int, loudness_db: float | None, cha
         The engine's loudness parameter; the integrated loudness target is ``loudness_db +
         settings.lufs_offset`` LUFS. None leaves the level as rendered (only the limiter acts).
     channels : {1, 2}
-        2 returns the stereo master ``(2, n)``; 1 the mono fold-down ``(n,)``: the mean of the two
-        channels of the same mix, normalised to the same target as a mono signal.
+        2 returns the stereo master ``(2, n)``; 1 its mono fold-down ``(n,)``, the mean of the two
+        channels, exactly. The loudness target is met by the fold-down (what feeds EnCodec, the
+        descriptors and the emotion estimator), so a listener's stereo clip and the mono chunk a model
+        learned from are the same piece at the same level to every measurement that folds to mono;
+        by BS.1770, which sums the channels' power, the stereo master measures up to 3 LU louder
+        (the estimator read the stereo clips 3.2-3.5 dB quieter, and so sadder-as-calmer, when the
+        stereo master itself was normalised).
     brightness : ndarray, shape (n,), optional
         Per-sample brightness in [0, 1] (:func:`brightness_curve`); None for no tilt (the additive
         instruments already brighten their own partials).
@@ -196,13 +201,13 @@ def master_bus(bus: np.ndarray, sample_rate: int, loudness_db: float | None, cha
     if loudness_db is not None and rms > 1e-9:
         audio *= F32(10.0 ** (settings.staging_db / 20.0) / rms)
     audio = _room_and_glue(settings)(audio, sample_rate)
-    if channels == 1:
-        audio = audio.mean(axis=0)
     limiter = pedalboard.BrickwallLimiter(ceiling_db=settings.limiter_ceiling_db, release_ms=settings.limiter_release_ms)
     if loudness_db is None:
         audio = limiter(audio, sample_rate)
     else:
         audio = _normalise_loudness(audio, sample_rate, loudness_db + settings.lufs_offset, limiter, settings)
+    if channels == 1:
+        audio = audio.mean(axis=0)
     return fade_edges(audio, sample_rate, settings.edge_fade_s)
 
 
@@ -286,7 +291,8 @@ def _room_and_glue(settings: MixSettings) -> pedalboard.Pedalboard:
 
 def _normalise_loudness(audio: np.ndarray, sample_rate: int, target_lufs: float,
                         limiter: pedalboard.BrickwallLimiter, settings: MixSettings) -> np.ndarray:
-    """Gain to ``target_lufs``, limit, and correct the gain for what the limiter took.
+    """Gain a stereo master so its mono fold-down is at ``target_lufs``, limit, and correct the gain for
+    what the limiter took.
 
     Where no peak reaches the ceiling the limiter would pass the audio unchanged, so the gained audio is
     the answer (most pieces: it saves a limiter run and a measurement). Otherwise the limiter shaves
@@ -297,7 +303,7 @@ def _normalise_loudness(audio: np.ndarray, sample_rate: int, target_lufs: float,
     BrickwallLimiter does not release while its input stays above the ceiling, so more gain brings less
     loudness.
     """
-    measured = integrated_loudness(audio, sample_rate)
+    measured = integrated_loudness(audio.mean(axis=0), sample_rate)
     if not np.isfinite(measured):
         return limiter(audio, sample_rate)
     gain_db = target_lufs - measured
@@ -306,7 +312,7 @@ def _normalise_loudness(audio: np.ndarray, sample_rate: int, target_lufs: float,
         return out
     out = limiter(out, sample_rate)
     for _ in range(settings.loudness_passes):
-        error = target_lufs - integrated_loudness(out, sample_rate)
+        error = target_lufs - integrated_loudness(out.mean(axis=0), sample_rate)
         if not np.isfinite(error) or abs(error) <= settings.loudness_tolerance_lu:
             break
         gain_db += error
