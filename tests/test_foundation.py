@@ -11,7 +11,7 @@ import soundfile as sf
 import torch
 
 from emovae import emotion
-from emovae.audio import AudioLoadError, load_audio, write_audio, write_wav
+from emovae.audio import AudioLoadError, load_audio, to_mono, write_audio, write_wav
 from emovae.device import resolve_device
 from emovae.io import atomic_path, read_json, save_npy, write_csv, write_json
 
@@ -124,3 +124,19 @@ def test_resolve_device_auto_and_explicit():
     assert resolve_device("cpu") == torch.device("cpu")
     with pytest.raises(ValueError, match="not a torch device"):
         resolve_device("tpu-please")
+
+
+def test_stereo_is_written_in_either_layout_and_folds_back_to_mono(tmp_path):
+    left = (0.5 * np.sin(2 * np.pi * 330 * np.arange(4_800) / 24_000)).astype(np.float32)
+    stereo = np.stack([left, 0.5 * left])
+    for name, layout in (("first.wav", stereo), ("frames.wav", stereo.T)):  # (2, n) as the engine holds it, (n, 2)
+        write_wav(tmp_path / name, layout)
+        data, _ = sf.read(tmp_path / name, dtype="float32")
+        assert data.shape == (4_800, 2)
+        np.testing.assert_allclose(data, stereo.T, atol=1.0 / 2**14)
+    np.testing.assert_array_equal(to_mono(stereo), 0.75 * left)
+    np.testing.assert_array_equal(to_mono(stereo.T), 0.75 * left)
+    np.testing.assert_array_equal(to_mono(np.stack([left, left])), left)  # a mono clip on both channels is itself
+    assert to_mono(left) is left
+    with pytest.raises(ValueError, match=r"\(3, 4800\)"):
+        to_mono(np.zeros((3, 4_800)))

@@ -113,7 +113,14 @@ class EmotionEstimator:
         return np.stack([self.valence_model.predict(z), self.arousal_model.predict(z)], axis=1)
 
     def predict(self, audio: np.ndarray, sample_rate: int) -> tuple[float, float]:
-        """(valence, arousal) of one clip, each in [0, 1]."""
+        """(valence, arousal) of one clip, each in [0, 1].
+
+        ``audio`` is ``(n,)`` mono or stereo (``(2, n)``, as the engine renderers' 44.1 kHz listening
+        output) at any ``sample_rate``. What the fitted model reads is the fold-down (the mean of the
+        channels) resampled to the analysis rate (:func:`~emovae.eval.features.extract_features`):
+        the input a mono 24 kHz clip always had, up to that fold and resampling, so a mono clip and
+        the same clip on both channels get the same estimate.
+        """
         v, a = self.predict_features(extract_features(audio, sample_rate))[0]
         return float(v), float(a)
 

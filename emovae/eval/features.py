@@ -19,6 +19,7 @@ import numpy as np
 # One analysis rate (22.05 kHz) for every input makes features comparable between 24 kHz chunks and
 # 44.1 kHz uploads; it and the validation of the clip are shared with the musical descriptors.
 from emovae.analysis.descriptors import ANALYSIS_RATE, HOP, N_FFT, key_fit, prepare
+from emovae.audio import to_mono
 
 FEATURE_NAMES: tuple[str, ...] = (
     "tempo_bpm",
@@ -39,14 +40,18 @@ FEATURE_NAMES: tuple[str, ...] = (
 
 
 def extract_features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Return the :data:`FEATURE_NAMES` vector (float64) of one mono clip.
+    """Return the :data:`FEATURE_NAMES` vector (float64) of one clip, ``(n,)`` mono or stereo.
 
-    Raises ``ValueError`` naming the problem for empty, too short or non-finite audio, because a
-    silent NaN feature would poison the fitted scaler.
+    Stereo (``(2, n)`` channel first, the generate stage's listening output, or ``(n, 2)``) is folded
+    to the mean of its channels (:func:`emovae.audio.to_mono`) and then resampled to
+    :data:`ANALYSIS_RATE` by :func:`~emovae.analysis.descriptors.prepare`, like any clip: the features
+    are those of the fold-down, a mono clip's are exactly what they were, and a mono clip copied to
+    both channels gives identical features. Raises ``ValueError`` naming the problem for empty, too
+    short or non-finite audio, because a silent NaN feature would poison the fitted scaler.
     """
     import librosa
 
-    y = prepare(audio, sample_rate)
+    y = prepare(to_mono(np.asarray(audio, dtype=np.float32)), sample_rate)
     sr = ANALYSIS_RATE
     seconds = y.size / sr
     tiny = 1e-8
