@@ -54,6 +54,7 @@ def test_cli_midi_writes_the_score_beside_the_wav_as_long_as_it(checkpoint, tmp_
         wav, mid = out / f"{name}.wav", out / f"{name}.mid"
         assert mid.is_file() and wav.is_file()
         audio, sr = sf.read(wav)
+        assert sr == 44_100 and audio.shape == (3 * 44_100, 2)  # the listening output: 44.1 kHz stereo
         pm, length = pretty_midi.PrettyMIDI(str(mid)), mido.MidiFile(str(mid)).length
         assert length == pytest.approx(len(audio) / sr, abs=60.0 / 58 / PPQ)  # to within a tick at the slowest tempo
         assert {i.name for i in pm.instruments} >= {"melody", "harmony", "bass"}

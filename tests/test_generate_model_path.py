@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from emovae.analysis.descriptors import DESCRIPTOR_NAMES, describe
-from emovae.audio import SAMPLE_RATE
+from emovae.audio import to_mono
 from emovae.eval.ablations import ABLATIONS
 from emovae.generate.generator import GenerationRequest, Generator
 from emovae.generate.render import RulesRenderer, SynthRenderer
@@ -96,8 +96,8 @@ def test_a_latent_read_as_fast_renders_faster_music(synth):
         rendered = synth.render(pace_latent(level, seconds), EmotionPath((0.5, 0.5)), seconds, seed=0)
         audio, details = rendered.audio, rendered.details
         assert rendered.score is not None and rendered.programs  # the engine composed it: there is a score to export
-        assert audio.shape == (int(seconds * SAMPLE_RATE),) and np.all(np.isfinite(audio))
-        rates[name] = describe(audio, SAMPLE_RATE)[:, DESCRIPTOR_NAMES.index("onset_rate")].mean()
+        assert audio.shape == (2, int(seconds * synth.sample_rate)) and np.all(np.isfinite(audio))  # listening: stereo
+        rates[name] = describe(to_mono(audio), synth.sample_rate)[:, DESCRIPTOR_NAMES.index("onset_rate")].mean()
         assert set(details["descriptors"]) == set(DESCRIPTOR_NAMES)
     assert rates["fast"] > 1.3 * rates["slow"], rates  # audibly more notes per second
 
@@ -129,8 +129,8 @@ def test_synth_without_a_score_decoder_says_to_retrain_or_use_rules(tmp_path, ch
     with pytest.raises(GenerationInputError) as caught:
         generator.generate_piece(GenerationRequest(bare, seconds=1.0, device="cpu"))
     assert "--renderer rules" in str(caught.value) and SCORE_DECODER_FILE in str(caught.value)
-    audio = generator.generate_piece(GenerationRequest(bare, seconds=1.0, device="cpu", renderer="rules")).audio
-    assert audio.shape == (SAMPLE_RATE,)
+    piece = generator.generate_piece(GenerationRequest(bare, seconds=1.0, device="cpu", renderer="rules"))
+    assert piece.audio.shape == (2, piece.sample_rate)
 
 
 def test_generator_loads_the_score_decoder_beside_the_checkpoint(generator):

@@ -34,7 +34,8 @@ def checkpoint(tmp_path_factory, codec):
 def test_neural_renderer_decodes_with_the_checkpoints_random_codec(checkpoint, codec):
     request = GenerationRequest(checkpoint, emotion="calm", renderer="neural", seconds=1.3, seed=2, device="cpu")
     audio, sr, info = generate_audio(request)
-    assert sr == SAMPLE_RATE and audio.shape == (int(round(1.3 * SAMPLE_RATE)),)
+    assert sr == SAMPLE_RATE and audio.shape == (int(round(1.3 * SAMPLE_RATE)),)  # the codec's 24 kHz mono
+    assert info["sample_rate"] == SAMPLE_RATE and info["channels"] == 1 and info["timbre"] is None
     assert np.all(np.isfinite(audio)) and np.abs(audio).max() <= 1.0 and audio.std() > 0
     assert info["codec_id"] == codec.identity["codec_id"] and info["renderer"] == "neural"
     again, _, _ = generate_audio(request)
@@ -55,8 +56,8 @@ def test_checkpoint_from_another_codec_is_refused_before_rendering(tmp_path, cod
     fit_fixture_score_decoder(ckpt)  # the synth plays the latent through the score decoder beside the checkpoint
     with pytest.raises(CodecMismatchError, match="random-s0-deadbeef"):
         generate_audio(GenerationRequest(ckpt, renderer="neural", seconds=1.0, device="cpu"))
-    audio, _, _ = generate_audio(GenerationRequest(ckpt, renderer="synth", seconds=1.0, device="cpu"))  # synth still works
-    assert audio.size == SAMPLE_RATE
+    audio, sr, _ = generate_audio(GenerationRequest(ckpt, renderer="synth", seconds=1.0, device="cpu"))  # synth still works
+    assert audio.shape == (2, sr)
 
 
 def test_rebuilding_the_identity_gives_the_same_codec(codec):

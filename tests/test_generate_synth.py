@@ -18,11 +18,14 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from emovae.audio import SAMPLE_RATE, load_audio
+import soundfile as sf
+
+from emovae.audio import SAMPLE_RATE
 from emovae.emotion import PRESETS, EmotionValueError, quadrant
 from emovae.generate.controls import latent_to_controls
 from emovae.eval.estimator import EmotionEstimator
 from emovae.generate.generator import GenerationRequest, generate_audio, get_generator
+from emovae.generate.listening import LISTENING_CHANNELS, LISTENING_SAMPLE_RATE
 from emovae.generate.sampler import MAX_SECONDS, EmotionPath, GenerationInputError, LatentSampler
 from emovae.model import CheckpointError, ConditionalVAE, VAEConfig, save_checkpoint
 from emovae.music import compose, create_melodic_music
@@ -119,8 +122,8 @@ def test_controls_stay_in_range_and_flat_latents_give_flat_music():
 @pytest.mark.parametrize("seconds", [0.4, 3.0, 2.345])
 def test_audio_is_finite_bounded_and_exactly_as_long_as_asked(checkpoint, seconds):
     audio, sr, info = generate_audio(request(checkpoint, emotion="angry", seconds=seconds))
-    assert sr == SAMPLE_RATE and audio.dtype == np.float32
-    assert audio.shape == (int(round(seconds * SAMPLE_RATE)),)
+    assert sr == LISTENING_SAMPLE_RATE and audio.dtype == np.float32
+    assert audio.shape == (LISTENING_CHANNELS, int(round(seconds * LISTENING_SAMPLE_RATE)))
     assert np.all(np.isfinite(audio)) and np.abs(audio).max() <= 1.0 and np.abs(audio).max() > 0.05
     assert info["codec_id"] == FAKE_CODEC["codec_id"] and info["emotion"] == [0.0, 1.0]
 
@@ -157,8 +160,8 @@ def test_emotion_control_is_monotone_on_a_small_grid(checkpoint, estimator):
 def test_trajectory_audio_starts_at_one_emotion_and_ends_at_the_other(checkpoint, estimator):
     audio, sr, info = generate_audio(request(checkpoint, emotion="sad", to="happy", seconds=9.0, seed=0, renderer="rules"))
     assert info["to"] == [1.0, 1.0] and info["mean_emotion"] == pytest.approx([0.5, 0.5])
-    start = estimator.predict(audio[: 3 * sr], sr)
-    end = estimator.predict(audio[-3 * sr :], sr)
+    start = estimator.predict(audio[..., : 3 * sr], sr)
+    end = estimator.predict(audio[..., -3 * sr :], sr)
     assert end[0] > start[0] + 0.3 and end[1] > start[1] + 0.3, (start, end)
 
 
@@ -214,9 +217,10 @@ def test_cli_renders_all_presets_with_figure_and_resumes(checkpoint, tmp_path, c
     assert wavs == sorted(f"{name}_synth_seed3.wav" for name in PRESETS)
     figure = out / "presets_synth_seed3.png"
     assert figure.stat().st_size > 10_000 and figure.read_bytes()[:4] == b"\x89PNG"
-    happy = load_audio(out / "happy_synth_seed3.wav")
-    direct, _, _ = generate_audio(request(checkpoint, emotion="happy", seconds=1.5, seed=3))
-    np.testing.assert_allclose(happy, direct, atol=1.0 / 2**14)  # the file holds the same piece (16-bit PCM)
+    happy, rate = sf.read(out / "happy_synth_seed3.wav", dtype="float32")
+    direct, sr, _ = generate_audio(request(checkpoint, emotion="happy", seconds=1.5, seed=3))
+    assert rate == sr == LISTENING_SAMPLE_RATE
+    np.testing.assert_allclose(happy, direct.T, atol=1.0 / 2**14)  # the file holds the same piece (16-bit PCM, frames first)
     capsys.readouterr()
     assert main(args) == 0
     assert capsys.readouterr().out.count("(already there)") == 4

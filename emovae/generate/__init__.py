@@ -5,12 +5,14 @@
     render      renderers "synth" (the engine played by the score decoder's reading of the latent),
                 "rules" (no-model baseline) and "neural" (the checkpoint's EnCodec decoder); each
                 returns a Rendered (audio, details, and the composed Score for synth and rules)
+    listening   ListeningSettings: how synth and rules play for a listener (44.1 kHz stereo, SoundFont)
     generator   GenerationRequest -> generate_audio(request) -> (audio, sample_rate, info); ablations;
                 Generator.generate_piece -> GeneratedPiece (+ score, .write_midi for synth/rules)
     stage       the generation stage behind `python -m pipeline.generate` (wavs [+ .mid] + preset figure)
 """
 
 from emovae.generate.generator import GeneratedPiece, GenerationRequest, Generator, generate_audio, get_generator
+from emovae.generate.listening import ListeningSettings
 from emovae.generate.render import (
     MIDI_RENDERERS,
     RENDERER_HELP,
@@ -38,6 +40,7 @@ __all__ = [
     "GenerationStageConfig",
     "Generator",
     "LatentSampler",
+    "ListeningSettings",
     "NeuralRenderer",
     "Rendered",
     "RulesRenderer",

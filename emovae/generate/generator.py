@@ -21,6 +21,7 @@ import numpy as np
 from emovae.device import resolve_device
 from emovae.emotion import EmotionValueError, parse_emotion, validate_emotion
 from emovae.eval.ablations import noise_latent, shuffled_emotion, validate_ablation
+from emovae.generate.listening import ListeningSettings
 from emovae.generate.render import MIDI_NEEDS_SCORE, NeuralRenderer, RulesRenderer, SynthRenderer, validate_renderer
 from emovae.generate.sampler import (
     EmotionPath,
@@ -57,6 +58,8 @@ class GenerationRequest:
     ``to`` turns the piece into a trajectory from ``emotion`` to ``to``. ``codec_weights`` is only
     for the neural renderer: override where the checkpoint's codec weights come from. ``ablation``
     replaces the VAE's sample (see :mod:`emovae.eval.ablations`): ``noise`` or ``shuffled``.
+    ``listening`` is how ``synth`` and ``rules`` play (:class:`~emovae.generate.listening.ListeningSettings`:
+    44.1 kHz stereo, SoundFont where one loads); ``neural`` ignores it and gives the codec's 24 kHz mono.
     """
 
     checkpoint: str | os.PathLike
@@ -71,6 +74,7 @@ class GenerationRequest:
     synth_style: str = "ensemble"
     ablation: str = "none"
     guidance: float | None = None  # classifier-free guidance scale; None: the checkpoint's own
+    listening: ListeningSettings = ListeningSettings()
 
     def validated(self) -> "GenerationRequest":
         """A copy with every field checked and normalised; raises naming the bad field and its range."""
@@ -95,6 +99,7 @@ class GenerationRequest:
             synth_style=self.synth_style,
             ablation=ablation,
             guidance=None if self.guidance is None else validate_guidance(self.guidance),
+            listening=self.listening.validated(),
         )
 
     @property
@@ -107,6 +112,8 @@ class GenerationRequest:
 class GeneratedPiece:
     """One generated piece: audio, the latent it was rendered from, and what happened (JSON-ready ``info``).
 
+    ``audio`` is ``(n,)`` mono or ``(2, n)`` stereo, as the renderer's ``channels`` say (``info`` records
+    ``sample_rate``, ``channels`` and the ``timbre`` that played: None for neural, which has none).
     ``score`` and ``programs`` are the composed notes and each voice's General MIDI program, for the
     renderers that compose (synth, rules); None for neural, which decodes audio without a score.
     """
@@ -146,14 +153,15 @@ class Generator:
         score = ScoreDecoder.load(score_file) if score_file.is_file() else None
         return cls(LatentSampler.from_checkpoint(path, resolve_device(device)), codec_weights, score, str(path))
 
-    def renderer(self, name: str, synth_style: str = "ensemble"):
-        key = f"{name}:{synth_style}" if name in ("synth", "rules") else name
+    def renderer(self, name: str, synth_style: str = "ensemble", listening: ListeningSettings = ListeningSettings()):
+        """The renderer ``name`` (built once per style and listening settings; the codec once for neural)."""
+        key = (name, synth_style, listening) if name in ("synth", "rules") else name
         with self._lock:
             if key not in self._renderers:
                 if name == "synth":
-                    self._renderers[key] = SynthRenderer(self._score(), style=synth_style)
+                    self._renderers[key] = SynthRenderer(self._score(), style=synth_style, listening=listening)
                 elif name == "rules":
-                    self._renderers[key] = RulesRenderer(style=synth_style)
+                    self._renderers[key] = RulesRenderer(style=synth_style, listening=listening)
                 else:
                     self._renderers[key] = NeuralRenderer.for_identity(
                         self.sampler.codec_identity, str(self.sampler.device), self.codec_weights
@@ -188,24 +196,27 @@ class Generator:
     def generate_piece(self, request: GenerationRequest) -> GeneratedPiece:
         """Sample (or ablate) a latent for ``request`` and render it."""
         req = request.validated()
-        renderer = self.renderer(req.renderer, req.synth_style)  # build (and codec-check) before sampling
+        renderer = self.renderer(req.renderer, req.synth_style, req.listening)  # build (and codec-check) before sampling
         t0 = time.perf_counter()
         latent, ablation_details = self.latent(req)
         t1 = time.perf_counter()
         rendered = renderer.render(latent, req.path, req.seconds, req.seed)
         audio, details = rendered.audio, rendered.details
         t2 = time.perf_counter()
-        expected = int(round(req.seconds * renderer.sample_rate))
-        if audio.shape != (expected,):
-            raise RuntimeError(f"renderer {req.renderer} returned {audio.shape} samples; expected ({expected},)")
+        n_samples = int(round(req.seconds * renderer.sample_rate))
+        expected = (n_samples,) if renderer.channels == 1 else (renderer.channels, n_samples)
+        if audio.shape != expected:
+            raise RuntimeError(f"renderer {req.renderer} returned audio of shape {audio.shape}; expected {expected}")
         audio = np.clip(audio, -1.0, 1.0).astype(np.float32, copy=False)
         info = {
-            **{k: v for k, v in asdict(req).items() if k not in ("checkpoint",)},
+            **{k: v for k, v in asdict(req).items() if k not in ("checkpoint", "listening")},
             "checkpoint": str(req.checkpoint),
             "emotion": list(req.emotion),
             "to": list(req.to) if req.to is not None else None,
             "mean_emotion": list(req.path.mean()),
             "sample_rate": renderer.sample_rate,
+            "channels": renderer.channels,
+            "timbre": None,  # the engine renderers' details name the timbre that played
             "latent_shape": list(latent.shape),
             "codec_id": self.sampler.codec_identity.get("codec_id"),
             "guidance": self.sampler.default_guidance if req.guidance is None else req.guidance,
@@ -236,6 +247,6 @@ def get_generator(checkpoint: str | os.PathLike, device: str = "auto", codec_wei
 
 
 def generate_audio(request: GenerationRequest) -> tuple[np.ndarray, int, dict]:
-    """Generate one piece: validated request -> (mono float32 audio in [-1, 1], sample rate, info)."""
+    """Generate one piece: validated request -> (float32 audio in [-1, 1], ``(n,)`` or ``(2, n)``; sample rate; info)."""
     req = request.validated()  # fail on bad input before touching the checkpoint
     return get_generator(req.checkpoint, req.device, req.codec_weights).generate(req)

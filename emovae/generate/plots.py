@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
 
+from emovae.audio import to_mono  # noqa: E402
 from emovae.io import atomic_path  # noqa: E402
 
 N_MELS = 96
@@ -40,7 +41,12 @@ def mel_db(audio: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 def plot_preset_comparison(clips: Mapping[str, np.ndarray], sample_rate: int, path: str | Path, title: str = "") -> Path:
-    """Waveform (top) and mel spectrogram (bottom) for each named clip, side by side."""
+    """Waveform (top) and mel spectrogram (bottom) for each named clip, side by side.
+
+    Clips are ``(n,)`` mono or stereo; stereo is drawn as its fold-down (:func:`emovae.audio.to_mono`):
+    one waveform per piece keeps the four comparable, and the placement in the stereo field is not
+    what the figure is for.
+    """
     names = list(clips)
     if not names:
         raise ValueError("plot_preset_comparison needs at least one clip")
@@ -48,7 +54,7 @@ def plot_preset_comparison(clips: Mapping[str, np.ndarray], sample_rate: int, pa
                              gridspec_kw={"height_ratios": [1, 2]})
     image = None
     for col, name in enumerate(names):
-        audio = np.asarray(clips[name], dtype=np.float32)
+        audio = to_mono(np.asarray(clips[name], dtype=np.float32))
         seconds = audio.size / sample_rate
         t = np.arange(audio.size) / sample_rate
         wave_ax, spec_ax = axes[0, col], axes[1, col]

@@ -1,4 +1,4 @@
-"""Renderers: a generated latent sequence (+ its emotion) -> audio at 24 kHz.
+"""Renderers: a generated latent sequence (+ its emotion) -> audio.
 
 * ``synth``  - the music engine played by the model. The score decoder reads musical descriptors
   off the generated latent (tempo, density, loudness, brightness, mode, register, articulation,
@@ -11,16 +11,20 @@
   codec can decode them: a latent means nothing to a decoder with other weights, so a mismatch is
   refused rather than rendered as noise.
 
-All return a :class:`Rendered`: mono float32 audio of exactly ``round(seconds * sample_rate)``
-samples in [-1, 1], details for the info dict and, for ``synth`` and ``rules`` (which compose the
+All return a :class:`Rendered`: float32 audio of exactly ``round(seconds * sample_rate)`` samples
+per channel in [-1, 1], details for the info dict and, for ``synth`` and ``rules`` (which compose the
 music), the :class:`~emovae.music.events.Score` it plays with each voice's General MIDI program, so
 the piece can also be saved as MIDI. ``neural`` decodes audio directly: it has no score.
+
+Each renderer says its ``sample_rate`` and ``channels``. ``synth`` and ``rules`` play for a listener
+(:class:`~emovae.generate.listening.ListeningSettings`: 44.1 kHz stereo by default, the timbre that
+played in the details); ``neural`` gives what the codec decodes, 24 kHz mono.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
 import torch
@@ -28,6 +32,7 @@ import torch
 from emovae.analysis.descriptors import DESCRIPTOR_NAMES
 from emovae.audio import SAMPLE_RATE
 from emovae.generate.controls import ControlSettings, latent_to_controls, moving_average
+from emovae.generate.listening import ListeningSettings
 from emovae.generate.sampler import EmotionPath, GenerationInputError
 from emovae.generate.threads import cpu_worker
 from emovae.model.score import ScoreDecoder
@@ -55,7 +60,9 @@ MIDI_NEEDS_SCORE = ("MIDI export needs a composed score and the neural renderer 
 class Rendered:
     """What a renderer returns: the audio, details for the info dict, and the score where there is one.
 
-    ``score`` and ``programs`` (the General MIDI program of each pitched voice) are set by the
+    ``audio`` is ``(n,)`` for a mono renderer and ``(2, n)`` (channel first) for a stereo one; every
+    consumer takes both (:func:`emovae.audio.write_wav`, :func:`emovae.audio.to_mono` for plots,
+    the estimator folds stereo itself). ``score`` and ``programs`` (the General MIDI program of each pitched voice) are set by the
     renderers that compose (:data:`MIDI_RENDERERS`) and None for ``neural``.
     """
 
@@ -68,6 +75,7 @@ class Rendered:
 class Renderer(Protocol):
     name: str
     sample_rate: int
+    channels: int  # 1: audio (n,); 2: (2, n)
 
     def render(self, latent: np.ndarray, path: EmotionPath, seconds: float, seed: int) -> Rendered:
         """Audio for one latent ``(channels, frames)``, details for the info dict and the score if composed."""
@@ -80,19 +88,39 @@ def validate_renderer(name: str) -> str:
     return key
 
 
-def _synthesise(style: str, source: ParamSource, seed: int, sample_rate: int, details: dict, controls=None) -> Rendered:
-    """Compose and render with the music engine, keeping the score (``style``: ensemble or piano)."""
-    piece = render_piece(source, style=style, seed=seed, controls=controls, sample_rate=sample_rate)
-    return Rendered(np.asarray(piece.audio, dtype=np.float32), details, piece.score, dict(piece.programs))
+class EngineRenderer:
+    """What ``synth`` and ``rules`` share: they play a score through the music engine for a listener.
+
+    Subclasses are dataclasses with ``style`` and ``listening`` fields; the rate and channels they
+    report are the listening settings', so the generator's shape check and the sidecar follow them.
+    """
+
+    style: str
+    listening: ListeningSettings
+
+    @property
+    def sample_rate(self) -> int:
+        return self.listening.sample_rate
+
+    @property
+    def channels(self) -> int:
+        return self.listening.channels
+
+    def _synthesise(self, source: ParamSource, seed: int, details: dict, controls=None) -> Rendered:
+        """Compose and render with the music engine, keeping the score; the details name the timbre that played."""
+        piece = render_piece(source, style=self.style, seed=seed, controls=controls, **self.listening.engine_args())
+        soundfont = self.listening.soundfont_file() if piece.timbre == "soundfont" else None
+        details = {**details, "timbre": piece.timbre, "soundfont": None if soundfont is None else str(soundfont)}
+        return Rendered(np.asarray(piece.audio, dtype=np.float32), details, piece.score, dict(piece.programs))
 
 
 @dataclass
-class SynthRenderer:
+class SynthRenderer(EngineRenderer):
     """The engine driven by the latent alone (see module docstring). ``style`` picks the arrangement."""
 
     score: ScoreDecoder
     calibration: EngineCalibration = field(default_factory=default_calibration)
-    sample_rate: int = SAMPLE_RATE
+    listening: ListeningSettings = ListeningSettings()
     style: str = "ensemble"  # "ensemble" (create_melodic_music) or "piano" (create_piano_melody)
     settings: ControlSettings = ControlSettings()
     name: str = "synth"
@@ -112,21 +140,21 @@ class SynthRenderer:
             "engine": {name: round(float(np.mean(v)), 3) for name, v in params.curves.items()},
             "controls": {name: np.round(getattr(controls, name), 3).tolist() for name in ("contour", "density", "dynamics")},
         }
-        return _synthesise(self.style, params, seed, self.sample_rate, details, controls)
+        return self._synthesise(params, seed, details, controls)
 
 
 @dataclass
-class RulesRenderer:
+class RulesRenderer(EngineRenderer):
     """Baseline: the emotion -> music rules with the composer's own phrasing; no model, the latent is ignored."""
 
-    sample_rate: int = SAMPLE_RATE
+    listening: ListeningSettings = ListeningSettings()
     style: str = "ensemble"
     name: str = "rules"
 
     def render(self, latent: np.ndarray, path: EmotionPath, seconds: float, seed: int) -> Rendered:
         del latent  # deliberately unused: this is the no-model baseline
         valence, arousal = path.curve(EMOTION_CURVE_POINTS) if path.is_trajectory else path.start
-        return _synthesise(self.style, EmotionCurve(valence, arousal, seconds), seed, self.sample_rate, {"style": self.style})
+        return self._synthesise(EmotionCurve(valence, arousal, seconds), seed, {"style": self.style})
 
 
 def check_codec_matches(expected: dict, actual: dict) -> None:
@@ -179,6 +207,7 @@ class NeuralRenderer:
     sample_rate: int = SAMPLE_RATE
     name: str = "neural"
     cpu_threads: int | None = 1
+    channels: ClassVar[int] = 1  # EnCodec 24 kHz decodes mono
 
     def __post_init__(self) -> None:
         check_codec_matches(self.expected_identity, self.codec.identity)
@@ -194,9 +223,9 @@ class NeuralRenderer:
         return self._worker.run(self.codec.decode, latent)
 
     def render(self, latent: np.ndarray, path: EmotionPath, seconds: float, seed: int) -> Rendered:
-        channels = int(self.codec.identity.get("channels", latent.shape[0]))
-        if latent.shape[0] != channels:
-            raise ValueError(f"latent has {latent.shape[0]} channels; the codec decodes {channels}")
+        latent_channels = int(self.codec.identity.get("channels", latent.shape[0]))
+        if latent.shape[0] != latent_channels:
+            raise ValueError(f"latent has {latent.shape[0]} channels; the codec decodes {latent_channels}")
         audio = np.asarray(self._decode(latent[None].astype(np.float32)), dtype=np.float32)[0]
         n_samples = int(round(seconds * self.sample_rate))
         if audio.size < n_samples:

@@ -5,6 +5,10 @@ atomically, skipping pieces whose identical request is already on disk (re-runs 
 optional estimate of each piece's emotion with the project's estimator (target vs estimate in
 every sidecar), the optional MIDI file of each piece's score (``midi``; synth and rules only),
 progress reporting, and the side-by-side waveform + spectrogram figure when the four presets are rendered.
+
+The WAVs are what a listener gets: ``synth`` and ``rules`` at their listening settings (44.1 kHz
+stereo by default, :mod:`emovae.generate.listening`), ``neural`` at the codec's 24 kHz mono; each
+sidecar records ``sample_rate``, ``channels`` and the ``timbre`` that played.
 """
 
 from __future__ import annotations
@@ -102,6 +106,7 @@ def _request_key(request: GenerationRequest) -> dict:
         "codec_weights": request.codec_weights,
         "ablation": request.ablation,
         "guidance": request.guidance,
+        "listening": request.listening.key(),
     }
 
 
@@ -126,7 +131,8 @@ def run_generation(config: GenerationStageConfig, progress: Progress | None = No
         midi_there = midi_file.is_file() or not config.midi
         midi = midi_file if config.midi else None
         if previous is not None and not config.overwrite and previous.get("request") == key and latent_there and midi_there:
-            audio, sample_rate = load_audio(wav), int(previous["info"]["sample_rate"])
+            sample_rate = int(previous["info"]["sample_rate"])
+            audio = load_audio(wav, sample_rate)  # folded to mono at its own rate: only the figure reads it
             result.pieces.append(GeneratedPiece(name, wav, previous["info"], resumed=True, midi=midi))
         else:
             generator = get_generator(request.checkpoint, request.device, request.codec_weights)
