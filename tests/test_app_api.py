@@ -26,6 +26,7 @@ from emovae.emotion import PRESETS  # noqa: E402
 from test_app_bundle import shared_tiny_bundle  # noqa: E402  (tests/ is on sys.path under pytest)
 
 pytestmark = pytest.mark.timeout(300)
+STEREO_2S = (2 * 44_100, 2)  # a 2 s clip as the page plays it: 44.1 kHz stereo frames
 
 
 def free_port() -> int:
@@ -70,7 +71,7 @@ def test_each_preset_generates_its_own_music(app):
         assert tuple(client.predict(api_name=f"/preset_{name}")[:2]) == (v, a)
         audio_path, download, info, _map, midi = generate(client, v, a, seconds=2, seed=1)
         audio, sr = sf.read(audio_path)
-        assert sr == 24_000 and audio.shape == (2 * 24_000,)
+        assert sr == 44_100 and audio.shape == STEREO_2S  # the listening output
         assert np.abs(audio).max() > 0.01, f"{name} is silent"
         assert f"({name})" in info and "synth" in info
         assert sf.read(download)[0].shape == audio.shape
@@ -224,7 +225,7 @@ def test_corrupt_and_empty_uploads_are_refused_cleanly(app):
     with pytest.raises(AppError, match="empty"):
         client.predict(handle_file(str(empty)), api_name="/analyse_upload")
     # the app is still healthy afterwards
-    assert sf.read(generate(client, 0.2, 0.2)[0])[0].size == 2 * 24_000
+    assert sf.read(generate(client, 0.2, 0.2)[0])[0].shape == STEREO_2S
 
 
 def test_dataset_tab_opens_the_demo_and_refuses_paths_outside(app):
@@ -304,7 +305,7 @@ def test_tiny_training_run_end_to_end_and_only_its_owner_controls_it(app):
     # the new checkpoint generates music for its owner
     assert "best.pt" in owner.predict(None, best, api_name="/use_checkpoint")
     audio_path, _, info, _, _ = generate(owner, 0.5, 0.5)
-    assert "best.pt" in info and sf.read(audio_path)[0].size == 2 * 24_000
+    assert "best.pt" in info and sf.read(audio_path)[0].shape == STEREO_2S
 
     # a long run is stopped by its owner only, after the current step
     run_id, _, _ = owner.predict(200, 8, 1e-3, 0.5, 8, api_name="/start_training")
@@ -364,4 +365,4 @@ def test_gradio_cache_files_are_deleted_once_old(tmp_path_factory):
         time.sleep(2 + 1 + 1.5)  # age, one sweep period, slack
         initial_values = set().union(*(getattr(block, "keep_in_cache", set()) for block in demo.blocks.values()))
         assert [f for f in created - initial_values if os.path.exists(f)] == []  # the page's first clip stays
-        assert sf.read(generate(client, 0.5, 0.5)[0])[0].size == 2 * 24_000  # still serving
+        assert sf.read(generate(client, 0.5, 0.5)[0])[0].shape == STEREO_2S  # still serving

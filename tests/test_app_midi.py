@@ -70,6 +70,7 @@ def test_a_composed_clip_comes_with_its_midi_file_as_long_as_the_wav(service, re
     wav, download, info, _map, midi = outputs(service, renderer)
     assert download == wav and midi == str(Path(wav).with_suffix(".mid"))
     audio, sr = sf.read(wav)
+    assert sr == 44_100 and audio.shape == (2 * 44_100, 2)  # what the page plays: 44.1 kHz stereo
     file = mido.MidiFile(midi)
     assert file.length == pytest.approx(len(audio) / sr, abs=60.0 / 58 / PPQ)
     assert {t.name for t in file.tracks} >= {"melody", "harmony", "bass"}
@@ -79,6 +80,7 @@ def test_a_composed_clip_comes_with_its_midi_file_as_long_as_the_wav(service, re
 def test_a_neural_clip_has_no_midi_and_says_why(service):
     wav, _download, info, _map, midi = outputs(service, "neural")
     assert midi is None and not Path(wav).with_suffix(".mid").exists()
+    assert (sf.info(wav).samplerate, sf.info(wav).channels) == (24_000, 1)  # what the codec decodes
     assert "no MIDI file" in info and "neural" in info and "no score" in info
 
 

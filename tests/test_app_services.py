@@ -11,7 +11,8 @@ import pytest
 import soundfile as sf
 
 from emovae.app.root import AppServices
-from emovae.app.settings import AppSettings
+from emovae.app.settings import SOUNDFONT_ENV, AppSettings
+from emovae.audio import write_wav
 from emovae.formats import CHUNK_METADATA_CSV
 from test_app_bundle import DATASET, shared_tiny_bundle  # tests/ is on sys.path under pytest
 
@@ -62,7 +63,7 @@ def test_a_run_on_an_empty_cache_writes_the_demo_dataset_itself_and_uploads_use_
     label = services.checkpoints.select(None, f"{state.run_id}/best.pt")
     clip = services.generation.generate(label, 0.8, 0.8, seconds=3)
     path = tmp_path / "clip.wav"
-    sf.write(path, clip.audio, clip.sample_rate)
+    write_wav(path, clip.audio, clip.sample_rate)  # stereo at 44.1 kHz: the upload path reads it as 24 kHz mono
     result = services.upload.analyse(str(path), label)
     run_map = services.checkpoints.latent_map(label)
     assert run_map is not services.checkpoints.latent_map("demo")
@@ -83,9 +84,11 @@ def test_an_upload_names_a_checkpoint_without_a_latent_map(fresh, tmp_path):
         services.upload.analyse(str(tmp_path / "x.wav"), str(lone))
 
 
-def test_the_first_clip_is_kept_across_restarts_and_redone_when_the_checkpoint_changes(tmp_path_factory, tmp_path):
+def test_the_first_clip_is_kept_across_restarts_and_redone_when_the_checkpoint_changes(tmp_path_factory, tmp_path,
+                                                                                       monkeypatch):
     import shutil
 
+    monkeypatch.delenv(SOUNDFONT_ENV, raising=False)  # the engine's own choice of SoundFont, whatever the host set
     bundle_src, _ = shared_tiny_bundle(tmp_path_factory)
     bundle_dir = tmp_path / "bundle"
     shutil.copytree(bundle_src, bundle_dir)
@@ -94,6 +97,8 @@ def test_the_first_clip_is_kept_across_restarts_and_redone_when_the_checkpoint_c
     assert first.generation.cached_first_screen() is None  # a host's first start renders it (after serving)
     made = first.first_screen()
     assert made is not None and made.path.is_file() and "renderer **synth**" in made.markdown
+    info = sf.info(made.path)
+    assert (info.samplerate, info.channels) == (44_100, 2)  # the cached clip is the listening output
 
     restart = AppServices.create(settings)
     kept = restart.generation.cached_first_screen()  # no rendering, no torch needed
@@ -103,5 +108,16 @@ def test_the_first_clip_is_kept_across_restarts_and_redone_when_the_checkpoint_c
     assert kept.figure.layout.height == made.figure.layout.height
     assert made.midi is not None and kept.midi == made.midi and made.midi.parent == made.path.parent  # its score too
 
+    monkeypatch.setenv(SOUNDFONT_ENV, str(tmp_path / "another.sf2"))  # the engine would play another SoundFont
+    assert AppServices.create(settings).generation.cached_first_screen() is None
+    monkeypatch.delenv(SOUNDFONT_ENV)
+    assert AppServices.create(settings).generation.cached_first_screen() is not None
+
     (bundle_dir / "vae.pt").touch()  # a rebuilt checkpoint: its first clip is rendered anew
     assert AppServices.create(settings).generation.cached_first_screen() is None
+
+
+def test_the_app_keys_its_first_clip_on_the_variable_the_engine_reads():
+    from emovae.music import soundfont
+
+    assert SOUNDFONT_ENV == soundfont.SOUNDFONT_ENV

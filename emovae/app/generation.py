@@ -40,7 +40,11 @@ def build_request(checkpoint: Path, valence, arousal, seconds=10.0, seed=0, temp
 
 @dataclass
 class GeneratedClip:
-    """Audio plus where it was saved (WAV, and MIDI where the renderer composed a score) and what produced it."""
+    """Audio plus where it was saved (WAV, and MIDI where the renderer composed a score) and what produced it.
+
+    ``audio`` is the generator's: ``(2, n)`` stereo at 44.1 kHz from synth and rules, ``(n,)`` mono at
+    24 kHz from neural (``sample_rate`` says which); the page plays the WAV, which holds the same.
+    """
 
     audio: np.ndarray
     sample_rate: int

@@ -5,13 +5,16 @@ around them: which checkpoint a session label means, whether its codec allows ``
 click, the first screen's clip and the clip's figure.
 
 The first screen's clip is deterministic (fixed emotion and seed), so it is kept on disk in the app
-cache, keyed by a fingerprint of the checkpoint's folder and the package's code: a restart shows it
-without importing torch, and only the very first start of a host renders it (after the page serves).
+cache, keyed by a fingerprint of the checkpoint's folder, the package's code and the SoundFont the
+engine is told to play (``$EMOVAE_SOUNDFONT``): a restart shows it without importing torch, and only
+the very first start of a host renders it (after the page serves). Clips are the engine renderers'
+listening output (44.1 kHz stereo WAVs; neural: 24 kHz mono), played from the file.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -25,7 +28,7 @@ from emovae.app.checkpoints import DEMO_CHECKPOINT, CheckpointCatalog
 from emovae.app.codec_status import CodecProbe
 from emovae.app.generation import GeneratedClip, build_request, generate_clip
 from emovae.app.paths import public_text
-from emovae.app.settings import AppSettings
+from emovae.app.settings import SOUNDFONT_ENV, AppSettings
 from emovae.checks import choice_of
 
 SINGLE_MODE = "single emotion"
@@ -55,11 +58,12 @@ class FirstScreen:
 
 
 def code_fingerprint(folder: Path) -> str:
-    """Names, sizes and mtimes of the checkpoint folder's files and of the package's code and data."""
+    """Names, sizes and mtimes of the checkpoint folder's files and of the package's code and data,
+    and the SoundFont the engine is told to play (the clip's timbre)."""
     package = Path(emovae.__file__).parent
     files = [p for p in Path(folder).iterdir() if p.is_file()]
     files += [p for p in package.rglob("*") if p.suffix in (".py", ".json") and "__pycache__" not in p.parts]
-    digest = hashlib.sha1(repr(sorted(FIRST_CLIP.items())).encode())
+    digest = hashlib.sha1(repr((sorted(FIRST_CLIP.items()), os.environ.get(SOUNDFONT_ENV))).encode())
     for file in sorted(files):
         stat = file.stat()
         digest.update(f"{file}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
@@ -159,7 +163,7 @@ class GenerationService:
         return FirstScreen(wav, markdown, figure, midi if clip.midi is not None else None)
 
     def clip_figure(self, path: str | None):
-        """Waveform + spectrogram of a generated clip."""
+        """Waveform + spectrogram of a generated clip: its fold-down to mono at 24 kHz (the figure stops at 8 kHz)."""
         from emovae.audio import SAMPLE_RATE, load_audio
 
         if not path:

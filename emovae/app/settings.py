@@ -4,6 +4,11 @@ Every folder a visitor can reach is named here, so the path checks in :mod:`emov
 have one source of truth: typed dataset roots must live under ``data_roots`` and typed checkpoints
 under ``checkpoint_roots``. Values come from environment variables so a hosted deployment
 (Hugging Face Spaces, detected through ``SPACE_ID``) can be configured without code changes.
+
+The SoundFont the Generate tab's clips play (44.1 kHz stereo, General MIDI instruments) is not an
+app setting: the music engine reads ``EMOVAE_SOUNDFONT`` itself (:mod:`emovae.music.soundfont`;
+unset, pretty_midi's bundled ``TimGM6mb.sf2``; none loadable, the additive instruments). The app only
+keys its cached first clip on it (:data:`SOUNDFONT_ENV`), so a new SoundFont gives a new first clip.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOOPBACK = "127.0.0.1"
+# emovae.music.soundfont.SOUNDFONT_ENV, named here because importing the engine at start-up would
+# pull in scipy before the page serves (tests/test_app_startup.py); tests/test_app_services.py pins the two equal
+SOUNDFONT_ENV = "EMOVAE_SOUNDFONT"
 
 
 def on_spaces() -> bool:
