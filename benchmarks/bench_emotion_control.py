@@ -14,6 +14,8 @@ seeds, 10 s each, under four conditions in one run:
 
 Goals (issue 11): model rho valence >= 0.85, arousal >= 0.9, 12/12 presets; noise, shuffled and
 untrained |rho| <= 0.3 on both axes. Writes emotion_control.csv and the model-path figure to --out.
+The estimator hears each clip as a listener gets it (synth and rules: 44.1 kHz stereo on the SoundFont
+where one loads, see emovae/generate/listening.py), folded to mono and resampled by the estimator itself.
 
     python benchmarks/bench_emotion_control.py --checkpoint checkpoints/demo/vae.pt --estimator checkpoints/demo/estimator.json
 """

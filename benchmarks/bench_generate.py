@@ -2,13 +2,15 @@
 
     python benchmarks/bench_generate.py                           # the embedded demo bundle
     python benchmarks/bench_generate.py --checkpoint vae_model/best.pt --repeats 15
+    python benchmarks/bench_generate.py --skip-neural --sample-rate 24000 --channels 1 --timbre additive   # the old output
 
 Goals: 10 s of synth audio in <= 100 ms median on 2 cores (VAE sampling + score decoder, calibration
 and controls + synthesis: "synthesis" below is the whole renderer), and the neural path (sampling + EnCodec decoding) >= 20x real time. Prints median and
 best of N, the breakdown, ``uptime`` (the cores are shared: compare best-of-N when the load is
 high) and the machine; ``--compare-threads`` shows why torch runs on one-thread workers
 (emovae/generate/threads.py). Loading the checkpoint and building the codec are excluded: the
-app caches both.
+app caches both. The synth renders what a listener gets (``--sample-rate``, ``--channels``, ``--timbre``:
+the listening settings, 44.1 kHz stereo on the SoundFont by default; the timbre that played is printed).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import torch  # noqa: E402
 
 from emovae.generate.controls import latent_to_controls  # noqa: E402
 from emovae.generate.generator import GenerationRequest, Generator  # noqa: E402
+from emovae.generate.listening import ListeningSettings  # noqa: E402
 from emovae.generate.sampler import EmotionPath, LatentSampler  # noqa: E402
 
 def timed(fn, repeats: int) -> list[float]:
@@ -45,14 +48,15 @@ def report(label: str, ms: list[float], seconds: float) -> None:
     print(f"  {label:34s} median {med:7.1f} ms  best {best:7.1f} ms  ({seconds * 1e3 / med:5.1f}x / {seconds * 1e3 / best:5.1f}x real time)")
 
 
-def bench_synth(checkpoint: Path, seconds: float, repeats: int) -> None:
+def bench_synth(checkpoint: Path, seconds: float, repeats: int, listening: ListeningSettings) -> None:
     generator = Generator.from_checkpoint(checkpoint, device="cpu")
-    renderer = generator.renderer("synth")
+    renderer = generator.renderer("synth", listening=listening)
     for emotion in ("happy", "angry", "sad", "calm"):
-        request = GenerationRequest(checkpoint, emotion=emotion, seconds=seconds, seed=0, device="cpu")
+        request = GenerationRequest(checkpoint, emotion=emotion, seconds=seconds, seed=0, device="cpu", listening=listening)
         path = request.path
         latent = generator.sampler.sample(path, seconds, seed=0)
-        print(f" synth, {emotion}:")
+        timbre = generator.generate(request)[2]["timbre"]
+        print(f" synth, {emotion} ({listening.sample_rate} Hz, {listening.channels} channel(s), {timbre}):")
         report("total (sample+controls+synth)", timed(lambda: generator.generate(request), repeats), seconds)
         report("  VAE sampling", timed(lambda: generator.sampler.sample(path, seconds, seed=0), repeats), seconds)
         report("  latent -> controls", timed(lambda: latent_to_controls(latent, seconds), repeats), seconds)
@@ -94,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--skip-neural", action="store_true")
+    defaults = ListeningSettings()
+    parser.add_argument("--sample-rate", type=int, default=defaults.sample_rate, help="synth output rate (default: %(default)s)")
+    parser.add_argument("--channels", type=int, choices=(1, 2), default=defaults.channels, help="synth output channels (default: %(default)s)")
+    parser.add_argument("--timbre", default=defaults.timbre, help="auto, soundfont or additive (default: %(default)s)")
     parser.add_argument("--compare-threads", action="store_true", help="also time 1 vs 2 intra-op threads")
     args = parser.parse_args(argv)
 
@@ -101,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores visible; uptime: {uptime}")
     synth_ckpt = args.checkpoint
     neural_ckpt = None if args.skip_neural else args.checkpoint
-    bench_synth(synth_ckpt, args.seconds, args.repeats)
+    listening = ListeningSettings(args.sample_rate, args.channels, args.timbre).validated()
+    bench_synth(synth_ckpt, args.seconds, args.repeats, listening)
     if neural_ckpt is not None:
         bench_neural(neural_ckpt, args.seconds, args.repeats)
     if args.compare_threads:
