@@ -62,7 +62,7 @@ def test_missing_or_invalid_soundfont_names_the_path_and_the_fix(tmp_path, monke
 
 def test_without_tinysoundfont_the_soundfont_is_unavailable_and_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "tinysoundfont", None)  # import fails as if it were not installed
-    with pytest.raises(SoundFontUnavailable, match="tinysoundfont is not installed.*requirements-nodeps.txt"):
+    with pytest.raises(SoundFontUnavailable, match="tinysoundfont is not installed.*pip install --no-deps tinysoundfont"):
         create_musical_waveform(small_piece(1.0), 22_222, seconds=1.0, timbre="soundfont")  # a rate nothing cached
 
 

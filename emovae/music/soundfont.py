@@ -60,8 +60,10 @@ REFERENCE_LEVEL = 0.02  # RMS a voice of balance 1 is brought to (the mix normal
 # key finder of benchmarks/bench_engine.py; 19 of 20 at 0.36 with the acoustic bass, program 32).
 SOUNDFONT_BALANCE: dict[Voice, float] = {Voice.MELODY: 1.0, Voice.HARMONY: 0.3, Voice.BASS: 0.36, Voice.PERCUSSION: 0.3}
 FIX = ("pass a General MIDI SoundFont (soundfont=PATH, or --soundfont PATH where a command offers it), set "
-       f"{SOUNDFONT_ENV}=PATH, or install the bundled one and the synth: `pip install -r requirements.txt` "
-       "(pretty_midi ships TimGM6mb.sf2) and `pip install --no-deps -r requirements-nodeps.txt` (tinysoundfont)")
+       f"{SOUNDFONT_ENV}=PATH, or install the bundled one and the synth: `pip install pretty_midi` (it ships "
+       "TimGM6mb.sf2) and `pip install --no-deps tinysoundfont==0.3.7` (without its dependencies: its metadata asks "
+       "for pyaudio, which emovae never uses and which needs the PortAudio headers; scripts/test.sh and "
+       "scripts/run_app.sh install both)")
 
 
 class SoundFontUnavailable(RuntimeError):
