@@ -196,3 +196,15 @@ def test_timing_and_velocity_are_humanised_but_reproducible():
     assert np.all(off_grid < 0.25)  # a few milliseconds, never a displaced note
     assert len(np.unique(np.round(melody.velocity, 3))) > len(melody) // 2
     assert _same(score.events, compose(0.7, 0.7, 10.0, seed=4).events)
+
+
+@pytest.mark.timeout(20)
+def test_a_motif_always_returns_near_its_start_and_drawing_one_ends():
+    """Regression: a two-note motif drawn as [0, -3] had its drift 'corrected' by flipping signs, [0, 3],
+    [0, -3], ... for ever (seed 0 at half notes hung the model-path benchmark)."""
+    from emovae.music.compose import _new_motif
+
+    for seed in range(200):
+        for notes_per_beat in (0.5, 1.0, 3.0):
+            motif = _new_motif(notes_per_beat, 1.0, np.random.default_rng(seed))
+            assert abs(sum(motif.steps)) <= 2 and motif.steps[0] == 0

@@ -323,8 +323,11 @@ def _new_motif(notes_per_beat: float, activity: float, rng: np.random.Generator)
     steps = [int(choices[_draw(weights, rng)]) for _ in offsets]
     steps[0] = 0
     while abs(sum(steps)) > 2:  # a motif returns near where it began, so repeating it does not climb away
-        same_sign = [i for i, step in enumerate(steps) if step * sum(steps) > 0]
-        steps[int(rng.choice(same_sign))] *= -1
+        # Shrink one step that goes the way of the drift by one: the drift falls by one each time, so this
+        # ends (flipping a step's sign instead could jump across the band for ever: [0, 3] <-> [0, -3]).
+        drift = int(np.sign(sum(steps)))
+        same_sign = [i for i, step in enumerate(steps) if step * drift > 0]
+        steps[int(rng.choice(same_sign))] -= drift
     return Motif(tuple(offsets), tuple(lengths), tuple(steps), notes_per_beat)
 
 
