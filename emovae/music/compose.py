@@ -55,6 +55,7 @@ BASS_LOW = 33  # A1: the bass plays in the octave above this (a bass guitar's lo
 REDRAW_RHYTHM = 0.6  # redraw a bar's rhythm when its density is this far (log2) from the motif's
 TIMING_JITTER_S = 0.008  # humanised timing: sd of each note's shift (drums half of it)
 VELOCITY_JITTER = 0.05  # humanised velocity: relative sd
+CHROMATIC = 0.25  # chance (times tension) of a chromatic neighbour on a weak beat; at 0.5 angry clips blurred the key
 SEMITONES_PER_STEP = 12.0 / 7.0  # a diatonic step on average
 TONAL_FOCUS = 3.0  # exponent on the tonal hierarchy for passing notes: higher = they lean harder on tonic and fifth
 
@@ -189,7 +190,7 @@ def _plan_bars(phrases: list[Phrase], beat_params: MusicParams, rng: np.random.G
     """One mode per phrase (drawn at its first beat) and the phrase's chords; intro and outro are
     the tonic in the neighbouring phrase's mode."""
     bars: list[Bar] = []
-    modes = [choose_mode(beat_params.mode_level[p.start_bar * BEATS_PER_BAR], rng) for p in phrases]
+    modes = [choose_mode(beat_params.mode_level[p.start_bar * BEATS_PER_BAR]) for p in phrases]
     for index, phrase in enumerate(phrases):
         if phrase.section == "intro" and len(phrases) > 1:
             modes[index] = modes[index + 1]
@@ -430,7 +431,7 @@ def _realise(motif: Motif, bar: Bar, phrase: Phrase, degree: int, tonic: int, ce
         strong = offset % 2 == 0
         if strong_or_long(offset, length) and pitch % 12 not in chord_pcs and not (last and i == len(offsets) - 1):
             pitch = _nearest_chord_tone(pitch, chord_pcs, stability)
-        elif not strong and rng.random() < 0.5 * tension:
+        elif not strong and rng.random() < CHROMATIC * tension:
             pitch += 1 if rng.random() < 0.5 else -1  # chromatic neighbour: tension
         if pitch > centre + drift(offset) + 10:  # keep the line within reach of its (moving) centre
             pitch -= 12
