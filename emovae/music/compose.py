@@ -4,8 +4,8 @@ One composer serves the whole project (demo dataset, synth renderer, app). It wr
 voices over a beat grid whose tempo follows the parameter curve, in phrases:
 
 * form — four-bar phrases paired into periods: an antecedent that ends on a half cadence and a
-  consequent that repeats its opening and ends on the tonic; the mode is drawn once per phrase, so
-  it changes only at a cadence. Sections alternate (A, B, A, ...) every period, each with its own
+  consequent that repeats its opening and ends on the tonic; the mode is chosen once per phrase
+  (the nearest to the valence's mode level), so it changes only at a cadence. Sections alternate (A, B, A, ...) every period, each with its own
   motif; a piece over :data:`LONG_FORM_S` gets an intro bar (harmony and bass alone) and an outro
   (the tonic held);
 * harmony — the phrase's chords (:func:`~emovae.music.harmony.phrase_chords`: cadences, dominant
@@ -48,8 +48,8 @@ LOG_STEPS = np.log2(MELODY_STEPS_BEATS)
 MIN_NOTE_S = 0.02
 MELODY_LIFT = 5  # the melody's centre sits this far above the ``register`` knob ...
 CHORD_TOP_BELOW = 0  # ... and the chords' highest note this far below it, so the melody stays on top
-MINOR_CHORD_TOP = 57
-CHORD_BELOW_CENTRE = 5
+MINOR_CHORD_TOP = 57  # A3: in the minor modes the chords reach at least this high (see _chord_top)
+CHORD_BELOW_CENTRE = 5  # the chords' top stays this far under the melody's (contour-moved) centre
 HARMONY_FLOOR = 43  # E2: an open voicing reaches no lower (below it chords turn to mud)
 BASS_LOW = 33  # A1: the bass plays in the octave above this (a bass guitar's lowest string is E1, 28)
 REDRAW_RHYTHM = 0.6  # redraw a bar's rhythm when its density is this far (log2) from the motif's
@@ -60,7 +60,7 @@ SEMITONES_PER_STEP = 12.0 / 7.0  # a diatonic step on average
 TONAL_FOCUS = 3.0  # exponent on the tonal hierarchy for passing notes: higher = they lean harder on tonic and fifth
 
 # General MIDI drum numbers the grooves use.
-KICK, SIDE_STICK, SNARE, CLAP, CLOSED_HAT, PEDAL_HAT, OPEN_HAT, CRASH, RIDE = 36, 37, 38, 39, 42, 44, 46, 49, 51
+KICK, SNARE, CLAP, CLOSED_HAT, PEDAL_HAT, OPEN_HAT, CRASH, RIDE = 36, 38, 39, 42, 44, 46, 49, 51
 KIT_STANDARD, KIT_POWER, KIT_BRUSH = 0, 16, 40  # General MIDI drum-kit programs
 BRUSH_LEVEL = 0.35  # below this percussion level the drums are brushes
 TENSE_GROOVE = 0.4  # from this tension on the groove is the driving (angry) one
