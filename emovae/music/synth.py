@@ -4,8 +4,9 @@ Two timbres play a score. ``"soundfont"`` (the default where it can load) plays 
 instruments from a SoundFont (:mod:`emovae.music.soundfont`) and masters them through the mix
 (:mod:`emovae.music.mix`: placement, room, bus compression, loudness in LUFS, limiter).
 ``"additive"`` is the dependency-free fallback (:mod:`emovae.music.render`); its mono output is
-today's engine bit for bit (fixed balances, RMS target, tanh soft limit), its stereo output goes
-through the same mix. ``"auto"`` plays the SoundFont and, when none can be loaded, the additive
+mastered as the engine was before the SoundFont, bit for bit (fixed balances, RMS target, tanh soft
+limit), its stereo output goes through the mix, so on this timbre alone the mono render is not the
+stereo master's fold-down. ``"auto"`` plays the SoundFont and, when none can be loaded, the additive
 instruments, saying so once per process. Either way arousal places a piece's loudness between
 -24 and -14 (``loudness_db``), peaks stay at or under 0.99 without a hard clip, and the edges fade
 over a few milliseconds so a piece never starts or stops with a click.
