@@ -109,7 +109,13 @@ def test_the_register_of_a_quiet_passage_reads_as_that_of_a_loud_one():
         assert abs(read(register, 0.2) - read(register, 1.0)) < 0.1 * span
 
 
-def test_decoder_reads_loudness_and_onset_rate_off_held_out_songs(demo, fitted):
+def test_decoder_reads_loudness_and_register_off_held_out_songs(demo, fitted):
+    """The stand-in latent (a per-frame linear map, no temporal receptive field) carries the level and
+    the spectral placement of a clip; on issue 12's engine it no longer carries the onset rate of 4 s
+    clips at random knobs: test r -0.19 / -0.17 / -0.30 / 0.18 over fixture seeds 7-10 (register 0.80 /
+    0.80 / 0.66 / 0.56), and the real random-init EnCodec in its place read 0.29 on 96 songs, where the
+    previous engine's onsets read 0.70. The pipeline's decoder, on the real codec and the demo's songs,
+    reads onsets off held-out songs at 0.88: see the shipped bundle's test below."""
     dataset, descriptors = demo
     decoder, metrics, split = fitted
     assert split.test_songs and not set(split.test_songs) & set(split.train_songs + split.val_songs)
@@ -123,7 +129,7 @@ def test_decoder_reads_loudness_and_onset_rate_off_held_out_songs(demo, fitted):
     test_r = correlations(measured, predicted)
     assert test_r == pytest.approx(metrics["test_r"])
     assert test_r["loudness_db"] > 0.5, test_r
-    assert test_r["onset_rate"] > 0.4, test_r
+    assert test_r["register"] > 0.5, test_r
     # a decoder that ignores the latent (predicts the training mean) reads nothing
     assert np.allclose(ScoreDecoder.fit(np.zeros((8, 3)), np.tile(descriptors[0][0], (8, 1)), 1.0).predict_features(
         np.ones((2, 3))), descriptors[0][0])
@@ -156,3 +162,14 @@ def test_a_decoder_in_another_format_is_refused_with_what_to_do(tmp_path, fitted
 def test_fit_refuses_targets_with_the_wrong_columns():
     with pytest.raises(ValueError, match=str(len(DESCRIPTOR_NAMES))):
         ScoreDecoder.fit(np.zeros((10, 4)), np.zeros((10, 3)), 1.0)
+
+
+def test_the_shipped_decoder_reads_onsets_and_register_off_held_out_songs():
+    """What the bundle's own fit measured on its test songs (recorded by the training run, never by hand):
+    a rebuild whose decoder stops reading the onset rate or the register (what carries valence through
+    the random codec) fails here before its figures reach the README."""
+    from pathlib import Path
+
+    manifest = read_json(Path(__file__).resolve().parents[1] / "checkpoints" / "demo" / "manifest.json")
+    test_r = manifest["metrics"]["score_decoder"]["test_r"]
+    assert test_r["onset_rate"] > 0.5 and test_r["register"] > 0.5 and test_r["loudness_db"] > 0.5, test_r
