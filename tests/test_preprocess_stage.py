@@ -258,8 +258,18 @@ def _children(pid: int) -> list[int]:
 def _gone(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")  # a zombie has exited
-    except (FileNotFoundError, IndexError):
+    except (FileNotFoundError, ProcessLookupError, IndexError):  # ESRCH: reaped between the open and the read
         return True
+
+
+def test_a_process_reaped_while_its_stat_is_read_counts_as_gone(monkeypatch):
+    """Regression: the kernel answers ESRCH (ProcessLookupError, not FileNotFoundError) when the process goes
+    between opening /proc/PID/stat and reading it; the SIGKILL test below failed on that race once in CI."""
+    def reaped(self, *args, **kwargs):
+        raise ProcessLookupError(3, "No such process")
+
+    monkeypatch.setattr(Path, "read_text", reaped)
+    assert _gone(123456)
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads process states from /proc (Linux)")
