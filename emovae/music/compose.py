@@ -36,7 +36,8 @@ import numpy as np
 from emovae.music.controls import CONTOUR_SEMITONES, DENSITY_RANGE, DYNAMICS_VELOCITY, MusicControls
 from emovae.music.events import KeyChange, NoteEvents, Score, Voice
 from emovae.music.harmony import (
-    CLOSE_GAP, HIERARCHY, MINOR_MODES, OPEN_GAP, SCALES, Chord, choose_mode, phrase_chords, scale_pitch, voice_lead,
+    CLOSE_GAP, HIERARCHY, MINOR_MODES, OPEN_GAP, SCALES, Chord, choose_mode, phrase_chords, scale_pitch, triad,
+    voice_lead,
 )
 from emovae.music.params import CurveLike, EmotionCurve, MusicParams, ParamSource
 
@@ -187,8 +188,8 @@ def plan_phrases(n_beats: int, seconds: float) -> list[Phrase]:
 
 
 def _plan_bars(phrases: list[Phrase], beat_params: MusicParams, rng: np.random.Generator) -> list[Bar]:
-    """One mode per phrase (drawn at its first beat) and the phrase's chords; intro and outro are
-    the tonic in the neighbouring phrase's mode."""
+    """One mode per phrase (the nearest at its first beat) and the phrase's chords; intro and outro
+    are the tonic in the neighbouring phrase's mode."""
     bars: list[Bar] = []
     modes = [choose_mode(beat_params.mode_level[p.start_bar * BEATS_PER_BAR]) for p in phrases]
     for index, phrase in enumerate(phrases):
@@ -199,7 +200,7 @@ def _plan_bars(phrases: list[Phrase], beat_params: MusicParams, rng: np.random.G
     for index, (phrase, mode) in enumerate(zip(phrases, modes)):
         start = phrase.start_bar * BEATS_PER_BAR
         if phrase.cadence == "none":
-            chords = [Chord((0,) + tuple(SCALES[mode][i] for i in (2, 4)), 0, None, f"{mode}:0")] * phrase.bars
+            chords = [Chord(triad(mode, 0), 0, None, f"{mode}:0")] * phrase.bars
         else:
             chords = phrase_chords(mode, phrase.cadence, float(beat_params.dissonance[start]), rng, phrase.bars)
         for position, chord in enumerate(chords):
@@ -366,13 +367,8 @@ def _melody(grid, bars, phrases, voicings, beat_params, controls, seconds, tonic
         for offset, length, pitch, accent in notes:
             positions.append(bar.start_beat + offset), lengths.append(length)
             pitches.append(max(pitch, floor)), accents.append(accent)
-    positions_a = np.asarray(positions, dtype=float)
-    lengths_a = np.asarray(lengths, dtype=float)
-    onset = np.asarray(grid.time(positions_a), dtype=float)
-    slot = np.asarray(grid.time(positions_a + lengths_a), dtype=float) - onset
-    beats = np.clip(positions_a.astype(int), 0, len(beat_params.legato) - 1)
-    legato = np.asarray(beat_params.legato)[beats] if len(beats) else np.zeros(0)
-    return _part(onset, slot * legato, pitches, accents, Voice.MELODY)
+    beats = np.clip(np.asarray(positions, dtype=float).astype(int), 0, len(beat_params.legato) - 1)
+    return _part_in_beats(grid, positions, lengths, np.asarray(beat_params.legato)[beats], pitches, accents, Voice.MELODY)
 
 
 def _start_degree(position: int, previous: int, rng: np.random.Generator) -> int:

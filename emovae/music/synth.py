@@ -217,7 +217,7 @@ def _render(events: NoteEvents, sample_rate: int, n_samples: int, instruments: M
         else:
             brightness = brightness_curve(events, sample_rate, n_samples)
             return master_bus(bus, sample_rate, loudness_db, channels, brightness), "soundfont"
-    if channels == 1:  # today's engine, bit for bit
+    if channels == 1:  # mastered as before the SoundFont, bit for bit
         mix = np.zeros(n_samples, dtype=np.float32)
         for voice in Voice:
             part = events.select(events.voice == voice)
