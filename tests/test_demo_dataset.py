@@ -122,6 +122,22 @@ def test_rerun_resumes_without_rewriting_songs(dataset):
     assert {p.name: p.stat().st_mtime_ns for p in (dataset / "MEMD_audio").glob("*.mp3")} == before
 
 
+def test_a_changed_music_engine_regenerates_the_songs(tmp_path, monkeypatch):
+    """Regression: the manifest keyed the songs on a hand-bumped version, so a rebuild after an engine
+    change reused the old engine's songs and trained the bundle on them."""
+    kwargs = dict(n_songs=1, seconds=3.0, seed=4)
+    make_demo_dataset(tmp_path, **kwargs)
+    mp3 = next((tmp_path / "MEMD_audio").glob("*.mp3"))
+    first = mp3.stat().st_mtime_ns
+    make_demo_dataset(tmp_path, **kwargs)
+    assert mp3.stat().st_mtime_ns == first  # same engine: resumed
+    monkeypatch.setattr(demo, "source_fingerprint", lambda: "another-engine")
+    calls = []
+    make_demo_dataset(tmp_path, progress=lambda *a: calls.append(a), **kwargs)
+    assert calls[0][2] == "0 of 1 songs already generated"
+    assert mp3.stat().st_mtime_ns != first
+
+
 def test_cli_reports_the_dataset(dataset, capsys):
     assert make_demo_cli.main(["--out", str(dataset), "--songs", str(N_SONGS), "--seconds", str(SECONDS), "--seed", "3"]) == 0
     assert f"{N_SONGS} songs" in capsys.readouterr().out

@@ -13,7 +13,8 @@ writes them:
   a few ids in 2001..2058 are longer "full songs", as in DEAM.
 
 Everything is deterministic from ``seed``. Re-running with the same settings skips songs whose
-MP3 already exists (each is written atomically); different settings regenerate the dataset.
+MP3 already exists (each is written atomically); different settings, or a changed music engine
+(:func:`emovae.music.fingerprint.source_fingerprint`), regenerate the dataset.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ from tqdm.auto import tqdm
 from emovae.audio import write_audio
 from emovae.io import atomic_path, read_json, write_json
 from emovae.music import create_melodic_music
+from emovae.music.fingerprint import source_fingerprint
 from emovae.progress import Progress
 
-GENERATOR_VERSION = 1  # bump when the music engine changes, so cached demo datasets are rebuilt
 MANIFEST_NAME = "emovae_demo.json"
 DEAM_SAMPLE_RATE = 44_100
 DYNAMIC_START_S = 15.0  # DEAM raters' first 15 s are discarded as unstable
@@ -128,7 +129,8 @@ def make_demo_dataset(
     """
     root = Path(root)
     songs = plan_demo_songs(n_songs, seconds, seed)
-    settings = {"generator_version": GENERATOR_VERSION, "n_songs": int(n_songs), "seconds": float(seconds), "seed": int(seed)}
+    # The engine's source fingerprint: songs of another engine are stale (they are what the model learns from).
+    settings = {"engine": source_fingerprint(), "n_songs": int(n_songs), "seconds": float(seconds), "seed": int(seed)}
     manifest_path = root / MANIFEST_NAME
     previous = read_json(manifest_path) if manifest_path.is_file() else None
     audio_dir = root / AUDIO_DIR

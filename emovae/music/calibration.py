@@ -23,7 +23,6 @@ changes only when the engine or the descriptors change (re-run ``python -m pipel
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -33,24 +32,15 @@ import numpy as np
 
 from emovae.analysis.descriptors import DESCRIPTOR_NAMES, describe
 from emovae.io import read_json, write_json
+from emovae.music.fingerprint import source_fingerprint
 from emovae.music.params import KNOB_NAMES, PARAM_RANGES, ParamCurve
 from emovae.progress import Progress
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 FORMAT_VERSION = 2  # 2: the fitted descriptor box (low, high) is stored and used
-# The files whose code decides what a knob setting sounds like and how sound is described.
-_ENGINE_SOURCES = ("params.py", "compose.py", "harmony.py", "instruments.py", "render.py", "synth.py", "controls.py",
-                   "soundfont.py", "mix.py", "midi.py")  # midi.py: the SoundFont plays its keys and velocities
-
-
 def engine_fingerprint() -> str:
     """A hash of the engine's and the descriptors' source: a calibration is valid for one fingerprint."""
-    digest = hashlib.sha256()
-    here = Path(__file__).parent
-    for name in _ENGINE_SOURCES:
-        digest.update((here / name).read_bytes())
-    digest.update((here.parent / "analysis" / "descriptors.py").read_bytes())
-    return digest.hexdigest()[:16]
+    return source_fingerprint((Path(__file__).parents[1] / "analysis" / "descriptors.py",))
 
 
 def _expand(descriptors: np.ndarray, edge: np.ndarray | None = None) -> np.ndarray:
