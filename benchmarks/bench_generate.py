@@ -56,7 +56,8 @@ def bench_synth(checkpoint: Path, seconds: float, repeats: int, listening: Liste
         path = request.path
         latent = generator.sampler.sample(path, seconds, seed=0)
         timbre = generator.generate(request)[2]["timbre"]
-        print(f" synth, {emotion} ({listening.sample_rate} Hz, {listening.channels} channel(s), {timbre}):")
+        print(f" synth, {emotion} ({listening.sample_rate} Hz, {listening.channels} channel(s), {timbre}, "
+              f"{listening.polyphony} voices):")
         report("total (sample+controls+synth)", timed(lambda: generator.generate(request), repeats), seconds)
         report("  VAE sampling", timed(lambda: generator.sampler.sample(path, seconds, seed=0), repeats), seconds)
         report("  latent -> controls", timed(lambda: latent_to_controls(latent, seconds), repeats), seconds)
@@ -102,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample-rate", type=int, default=defaults.sample_rate, help="synth output rate (default: %(default)s)")
     parser.add_argument("--channels", type=int, choices=(1, 2), default=defaults.channels, help="synth output channels (default: %(default)s)")
     parser.add_argument("--timbre", default=defaults.timbre, help="auto, soundfont or additive (default: %(default)s)")
+    parser.add_argument("--polyphony", type=int, default=defaults.polyphony,
+                        help="SoundFont voice limit (default: %(default)s, the listening default; 48 is the engine's)")
     parser.add_argument("--compare-threads", action="store_true", help="also time 1 vs 2 intra-op threads")
     args = parser.parse_args(argv)
 
@@ -109,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores visible; uptime: {uptime}")
     synth_ckpt = args.checkpoint
     neural_ckpt = None if args.skip_neural else args.checkpoint
-    listening = ListeningSettings(args.sample_rate, args.channels, args.timbre).validated()
+    listening = ListeningSettings(args.sample_rate, args.channels, args.timbre, polyphony=args.polyphony).validated()
     bench_synth(synth_ckpt, args.seconds, args.repeats, listening)
     if neural_ckpt is not None:
         bench_neural(neural_ckpt, args.seconds, args.repeats)

@@ -223,3 +223,13 @@ def test_shuffled_emotions_do_not_depend_on_the_request_in_distribution():
     asked = np.repeat(np.array(requests), 3, axis=0)
     for axis in (0, 1):  # 363 draws: a built-in (anti-)correlation of 0.3 would stand far outside +-0.15
         assert abs(spearmanr(asked[:, axis], drawn[:, axis])[0]) < 0.15
+
+
+def test_the_score_decoder_reads_the_same_on_its_one_thread_worker():
+    """The synth renderer reads descriptors on a one-thread torch worker (fast on shared cores): the
+    reading must be the caller's thread's, bit for bit, so the music cannot depend on where it ran."""
+    on_worker, in_caller = SynthRenderer(pace_decoder()), SynthRenderer(pace_decoder(), cpu_threads=None)
+    assert on_worker._worker is not None and in_caller._worker is None
+    for level, seed in ((-1.0, 0), (0.5, 1), (2.0, 2)):
+        latent = pace_latent(level, 6.0, seed)
+        np.testing.assert_array_equal(on_worker.read(latent, 6.0)[0], in_caller.read(latent, 6.0)[0])

@@ -112,3 +112,39 @@ def test_bad_layouts_are_refused_by_name():
             create_musical_waveform(small_piece(1.0), SR, seconds=1.0, channels=bad)
     with pytest.raises(ValueError, match="timbre"):
         create_musical_waveform(small_piece(1.0), SR, seconds=1.0, timbre="kazoo")
+
+
+@pytest.mark.parametrize("rate", [SR, 44_100])
+def test_the_loudness_meter_reads_what_pyloudnorm_reads(rate):
+    """The meter is a faster implementation of pyloudnorm's (same filters, blocks and gates): it must
+    read what pyloudnorm reads, mono and stereo, through the gates (a piece with a near-silent half)."""
+    import pyloudnorm
+
+    pytest.importorskip("tinysoundfont")
+    piece = render_soundfont(placements(small_piece(6.0)), PROGRAMS, rate, 6 * rate)
+    gated = piece.copy()
+    gated[:, : 3 * rate] *= 1e-3  # 60 dB down: below the relative gate, above the absolute one
+    gated[:, : rate] = 0.0  # silent: below both
+    meter = pyloudnorm.Meter(rate)
+    for audio in (piece.mean(axis=0), piece, gated.mean(axis=0), gated, piece[:, : int(0.45 * rate)]):
+        assert integrated_loudness(audio, rate) == pytest.approx(meter.integrated_loudness(audio.T), abs=1e-5)
+    assert integrated_loudness(np.zeros(rate, np.float32), rate) == float("-inf")
+    assert integrated_loudness(gated.mean(axis=0), rate) > integrated_loudness(piece.mean(axis=0), rate) - 1.0  # gated
+
+
+def test_the_master_leaves_the_bus_alone_and_tilts_by_the_formula(bus):
+    """The bus is read, never written (the tilt and the gains work on their own arrays), and the tilt
+    (done in place on the high pass) is ``bus + k * highpass(bus)`` bit for bit."""
+    import pedalboard
+
+    from emovae.music.mix import _tilt
+
+    before = bus.copy()
+    brightness = np.linspace(0.0, 1.0, bus.shape[1], dtype=np.float32)
+    for curve in (None, brightness):
+        master_bus(bus, SR, -18.0, 2, curve)
+        np.testing.assert_array_equal(bus, before)
+    settings = MixSettings()
+    high = pedalboard.HighpassFilter(cutoff_frequency_hz=settings.brightness_cutoff_hz)(bus, SR)
+    k = (settings.brightness_depth * (2.0 * brightness - 1.0)).astype(np.float32)
+    np.testing.assert_array_equal(_tilt(bus, brightness, SR, settings), bus + k[None, :] * high)

@@ -29,6 +29,17 @@ from emovae.music.synth import CHANNELS, TIMBRES
 LISTENING_SAMPLE_RATE = 44_100  # CD rate: what players and browsers expect, and the SoundFont's native rate
 LISTENING_CHANNELS = 2
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8_000, 192_000
+# The SoundFont's voice limit when playing for a listener: half the engine's (MAX_VOICES, 48, what the
+# demo dataset and the calibration are rendered with). Why: on the dense presets (happy, angry) every
+# voice is busy the whole piece (pad and drum release tails), the render costs the same per voice, and
+# at 48 the slider took ~145 ms for 10 s on 2 cores against a goal of 100. At 24, tinysoundfont ends
+# the tail furthest into its release sooner: measured on the four presets, seeds 0-1, 44.1 kHz stereo
+# (after the mix), the master differs from the 48-voice one by -22 to -28 dB (RMS of the difference
+# relative to the piece's), its loudness by <= 0.001 LU; sad and calm (never 24 voices) are unchanged
+# bit for bit; the SoundFont + mix of happy 150 -> 91 ms, angry 139 -> 103 ms (load 2.5). 32 voices
+# (-31 to -37 dB) saved too little (108 / 115 ms). Pass polyphony=MAX_VOICES for the engine's sound.
+LISTENING_POLYPHONY = 24
+MIN_POLYPHONY, MAX_POLYPHONY = 8, 256
 
 
 @dataclass(frozen=True)
@@ -39,12 +50,15 @@ class ListeningSettings:
     (with one warning per process) when none can be loaded; "soundfont" insists on it; "additive" never
     loads one. ``soundfont`` is a ``.sf2`` path; None means the engine's choice (``$EMOVAE_SOUNDFONT``,
     else the General MIDI file pretty_midi bundles, see :func:`emovae.music.soundfont.find_soundfont`).
+    ``polyphony`` is the SoundFont's voice limit (:data:`LISTENING_POLYPHONY`, fewer than the engine's
+    own, for the slider's latency; the comment there has the measurements).
     """
 
     sample_rate: int = LISTENING_SAMPLE_RATE
     channels: int = LISTENING_CHANNELS
     timbre: str = "auto"
     soundfont: Path | None = None
+    polyphony: int = LISTENING_POLYPHONY
 
     def validated(self) -> "ListeningSettings":
         """A checked copy, refusing bad values by name; a SoundFont that must play is loaded now.
@@ -59,22 +73,25 @@ class ListeningSettings:
             rate = number_in_range(self.sample_rate, "sample_rate", MIN_SAMPLE_RATE, MAX_SAMPLE_RATE)
             channels = choice_of(self.channels, "channels", CHANNELS)
             timbre = choice_of(str(self.timbre).strip().lower(), "timbre", TIMBRES)
+            polyphony = number_in_range(self.polyphony, "polyphony", MIN_POLYPHONY, MAX_POLYPHONY)
         except ValueError as exc:
             raise GenerationInputError(str(exc)) from None
         if not float(rate).is_integer():
             raise GenerationInputError(f"sample_rate={self.sample_rate!r} must be a whole number of Hz")
+        if not float(polyphony).is_integer():
+            raise GenerationInputError(f"polyphony={self.polyphony!r} must be a whole number of voices")
         soundfont = Path(self.soundfont).expanduser() if self.soundfont not in (None, "") else None
-        settings = ListeningSettings(int(rate), channels, timbre, soundfont)
+        settings = ListeningSettings(int(rate), channels, timbre, soundfont, int(polyphony))
         if soundfont is not None:
             find_soundfont(soundfont)
         if timbre != "additive" and (soundfont is not None or timbre == "soundfont"):
-            load_soundfont(soundfont, settings.sample_rate)
+            load_soundfont(soundfont, settings.sample_rate, settings.polyphony)
         return settings
 
     def engine_args(self) -> dict:
         """Keyword arguments for :func:`emovae.music.synth.render_piece`: every field, explicitly."""
         return {"sample_rate": self.sample_rate, "channels": self.channels, "timbre": self.timbre,
-                "soundfont": self.soundfont}
+                "soundfont": self.soundfont, "polyphony": self.polyphony}
 
     def soundfont_file(self) -> Path | None:
         """The SoundFont these settings would play (resolved as the engine resolves it); None if none can."""
@@ -89,4 +106,5 @@ class ListeningSettings:
         """What decides the sound, JSON-ready (the stage's resume key): the fields, the SoundFont resolved."""
         soundfont = self.soundfont_file()
         return {"sample_rate": self.sample_rate, "channels": self.channels, "timbre": self.timbre,
-                "soundfont": None if soundfont is None else os.fspath(soundfont)}
+                "soundfont": None if soundfont is None else os.fspath(soundfont),
+                "polyphony": None if soundfont is None else self.polyphony}  # only the SoundFont has voices to limit

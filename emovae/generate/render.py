@@ -124,10 +124,24 @@ class SynthRenderer(EngineRenderer):
     style: str = "ensemble"  # "ensemble" (create_melodic_music) or "piano" (create_piano_melody)
     settings: ControlSettings = ControlSettings()
     name: str = "synth"
+    cpu_threads: int | None = 1
+
+    def __post_init__(self) -> None:
+        # The score decoder's window features are a dozen tiny torch ops. In the caller's thread they ran
+        # on torch's default 2 intra-op threads, which right after the SoundFont render (the caller's
+        # core busy, the other one shared) took 7-19 ms on 2 cores where one thread takes ~2 ms; on a
+        # one-thread worker, as sampling and decoding already are (emovae/generate/threads.py), the
+        # descriptors come out bit-identical (tests/test_generate_model_path.py) in ~2-3 ms.
+        self._worker = cpu_worker(torch.device("cpu"), self.cpu_threads)
+
+    def _predict(self, latent: np.ndarray) -> np.ndarray:
+        if self._worker is None:
+            return self.score.predict(latent)
+        return self._worker.run(self.score.predict, latent)
 
     def read(self, latent: np.ndarray, seconds: float) -> tuple[np.ndarray, ParamCurve]:
         """The descriptors read off ``latent`` (smoothed, one row per second) and the engine curve that plays them."""
-        descriptors = moving_average(self.score.predict(latent), DESCRIPTOR_SMOOTHING)
+        descriptors = moving_average(self._predict(latent), DESCRIPTOR_SMOOTHING)
         return descriptors, ParamCurve.from_knobs(self.calibration.knobs(descriptors), seconds)
 
     def render(self, latent: np.ndarray, path: EmotionPath, seconds: float, seed: int) -> Rendered:

@@ -31,6 +31,7 @@ from functools import lru_cache
 import numpy as np
 import pedalboard
 import pyloudnorm
+import scipy.signal
 
 from emovae.music.events import NoteEvents, Voice
 
@@ -39,6 +40,9 @@ PEAK_LIMIT = 0.99
 LIMITER_THRESHOLD = 0.8
 EDGE_FADE_S = 0.01
 BLOCK_S = 0.4  # BS.1770's gating block: integrated loudness needs at least this much audio
+BLOCK_OVERLAP = 0.75  # BS.1770: consecutive blocks overlap by 75 %
+ABSOLUTE_GATE_LUFS = -70.0
+RELATIVE_GATE_LU = 10.0
 
 
 @dataclass(frozen=True)
@@ -192,11 +196,11 @@ def master_bus(bus: np.ndarray, sample_rate: int, loudness_db: float | None, cha
     ndarray
         float32, peaks below 0.99, starting and ending at zero.
     """
-    audio = np.array(bus, dtype=F32, copy=True)
+    audio = np.asarray(bus, dtype=F32)
     if audio.ndim != 2 or audio.shape[0] != 2:
         raise ValueError(f"the bus must be stereo, shape (2, n_samples); got {audio.shape}")
-    if brightness is not None:
-        audio = _tilt(audio, brightness, sample_rate, settings)
+    # The tilt returns a new array; without it, copy here: the gains below work in place on the caller's bus.
+    audio = _tilt(audio, brightness, sample_rate, settings) if brightness is not None else audio.copy()
     rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
     if loudness_db is not None and rms > 1e-9:
         audio *= F32(10.0 ** (settings.staging_db / 20.0) / rms)
@@ -223,7 +227,49 @@ def integrated_loudness(audio: np.ndarray, sample_rate: int) -> float:
     if audio.shape[-1] < BLOCK_S * sample_rate:
         power = float(np.sum(np.mean(np.square(np.atleast_2d(audio), dtype=np.float64), axis=1)))
         return 10.0 * np.log10(power) if power > 0 else float("-inf")
-    return float(_meter(sample_rate).integrated_loudness(audio.T))
+    return _gated_loudness(_k_weighted_power(np.atleast_2d(audio), sample_rate), sample_rate)
+
+
+def _k_weighted_power(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """``(channels, n)`` -> the K-weighted signal's power per sample, summed over the channels (float64).
+
+    The filters are pyloudnorm's own (its BS.1770 meter's high shelf and high pass, coefficients for
+    this rate), run as one two-section ``sosfilt`` in float64 instead of two ``lfilter`` passes with
+    a float32 rounding between them (pyloudnorm filters a copy of the input in its own dtype): about
+    half the time, and the result differs from pyloudnorm's only by that rounding (the loudness by
+    < 1e-5 LU, tests/test_music_mix.py). The channel gains of BS.1770 are 1 for left and right.
+    """
+    sos = _k_weighting(sample_rate)
+    filtered = scipy.signal.sosfilt(sos, np.asarray(audio, dtype=np.float64), axis=-1)
+    np.square(filtered, out=filtered)
+    return filtered[0] if len(filtered) == 1 else filtered.sum(axis=0)
+
+
+def _gated_loudness(power: np.ndarray, sample_rate: int) -> float:
+    """BS.1770's gated integrated loudness of a per-sample power, exactly as pyloudnorm gates it.
+
+    The same 400 ms blocks with 75 % overlap (the bounds computed by pyloudnorm's expression, so the
+    same samples fall in each block), the same -70 LUFS absolute and -10 LU relative gates; what
+    changes is only how each block's mean is summed: from one cumulative sum (float64) instead of a
+    Python loop of float32 sums over 4 x 25 blocks per 10 s, which was half the meter's time.
+    """
+    n = power.shape[-1]
+    block, step = BLOCK_S, 1.0 - BLOCK_OVERLAP
+    n_blocks = int(np.round((n / sample_rate - block) / (block * step))) + 1
+    j = np.arange(n_blocks, dtype=np.float64)
+    lower = (block * (j * step) * sample_rate).astype(np.int64)  # pyloudnorm's int(...) of the same float64 products
+    upper = (block * (j * step + 1) * sample_rate).astype(np.int64)
+    cumulative = np.zeros(n + 1)
+    np.cumsum(power, out=cumulative[1:])
+    z = (cumulative[np.minimum(upper, n)] - cumulative[np.minimum(lower, n)]) / (block * sample_rate)
+    with np.errstate(divide="ignore"):
+        blocks = -0.691 + 10.0 * np.log10(z)
+        above = blocks >= ABSOLUTE_GATE_LUFS
+        if not above.any():
+            return float("-inf")
+        relative = -0.691 + 10.0 * np.log10(np.mean(z[above])) - RELATIVE_GATE_LU
+        gated = (blocks > relative) & (blocks > ABSOLUTE_GATE_LUFS)
+        return float(-0.691 + 10.0 * np.log10(np.mean(z[gated]) if gated.any() else 0.0))
 
 
 def master_rms(mix: np.ndarray, sample_rate: int, loudness_db: float | None) -> np.ndarray:
@@ -273,7 +319,9 @@ def _tilt(audio: np.ndarray, brightness: np.ndarray, sample_rate: int, settings:
         raise ValueError(f"brightness must have one value per sample, shape ({audio.shape[-1]},); got {brightness.shape}")
     high = pedalboard.HighpassFilter(cutoff_frequency_hz=settings.brightness_cutoff_hz)(audio, sample_rate)
     tilt = (settings.brightness_depth * (2.0 * np.asarray(brightness, dtype=F32) - 1.0)).astype(F32)
-    return audio + tilt[None, :] * high
+    high *= tilt[None, :]  # in place on the filter's own output: the same products and sums, no temporaries
+    high += audio
+    return high
 
 
 def _room_and_glue(settings: MixSettings) -> pedalboard.Pedalboard:
@@ -321,5 +369,8 @@ def _normalise_loudness(audio: np.ndarray, sample_rate: int, target_lufs: float,
 
 
 @lru_cache(maxsize=8)
-def _meter(sample_rate: int) -> pyloudnorm.Meter:
-    return pyloudnorm.Meter(sample_rate)
+def _k_weighting(sample_rate: int) -> np.ndarray:
+    """pyloudnorm's K-weighting at ``sample_rate`` (high shelf, then high pass) as second-order sections."""
+    meter = pyloudnorm.Meter(sample_rate)  # BS.1770's filters, designed for this rate
+    stages = [meter._filters[name] for name in ("high_shelf", "high_pass")]
+    return np.array([np.concatenate([stage.passband_gain * stage.b, stage.a]) for stage in stages])

@@ -94,33 +94,35 @@ def find_soundfont(path: str | os.PathLike | None = None) -> Path:
     return path
 
 
-def load_soundfont(path: str | os.PathLike | None = None, sample_rate: int = 44_100) -> "SoundFontSynth":
-    """The synth for a SoundFont file (see :func:`find_soundfont`) at a sample rate, loaded once and kept."""
-    return _loaded(str(find_soundfont(path).resolve()), int(sample_rate))
+def load_soundfont(path: str | os.PathLike | None = None, sample_rate: int = 44_100,
+                   max_voices: int = MAX_VOICES) -> "SoundFontSynth":
+    """The synth for a SoundFont file (see :func:`find_soundfont`) at a sample rate and polyphony, loaded once and kept."""
+    return _loaded(str(find_soundfont(path).resolve()), int(sample_rate), int(max_voices))
 
 
 def render_soundfont(parts: Sequence[Placement], programs: Mapping[Voice, int], sample_rate: int, n_samples: int,
-                     path: str | os.PathLike | None = None) -> np.ndarray:
+                     path: str | os.PathLike | None = None, max_voices: int = MAX_VOICES) -> np.ndarray:
     """Play placed notes through a SoundFont: stereo float32 ``(2, n_samples)``, dry and unnormalised.
 
     ``programs`` gives each pitched voice's General MIDI program and, for :attr:`Voice.PERCUSSION`, the
-    drum kit (default 0, the standard kit).
+    drum kit (default 0, the standard kit). ``max_voices``: the polyphony (see :data:`MAX_VOICES`);
+    the render costs about the same per voice, and dense pieces keep every voice busy.
     """
-    return load_soundfont(path, sample_rate).render(parts, programs, n_samples)
+    return load_soundfont(path, sample_rate, max_voices).render(parts, programs, n_samples)
 
 
 class SoundFontSynth:
     """One tinysoundfont synth with one SoundFont loaded, rendering whole pieces (thread-safe: one at a time)."""
 
-    def __init__(self, path: Path, sample_rate: int):
+    def __init__(self, path: Path, sample_rate: int, max_voices: int = MAX_VOICES):
         try:
             import tinysoundfont
         except ImportError:
             raise SoundFontUnavailable(f"tinysoundfont is not installed, so {path} cannot be played; {FIX}") from None
-        self.path, self.sample_rate = path, sample_rate
+        self.path, self.sample_rate, self.max_voices = path, sample_rate, max_voices
         self.synth = tinysoundfont.Synth(samplerate=sample_rate)
         try:
-            self.sfid = self.synth.sfload(str(path), max_voices=MAX_VOICES)
+            self.sfid = self.synth.sfload(str(path), max_voices=max_voices)
         except RuntimeError as error:
             raise SoundFontUnavailable(f"{path} is not a readable SoundFont ({error}); {FIX}") from None
         self._font = self.synth.soundfonts[self.sfid]
@@ -233,5 +235,5 @@ def _next_hit(onset: np.ndarray, keys: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def _loaded(path: str, sample_rate: int) -> SoundFontSynth:
-    return SoundFontSynth(Path(path), sample_rate)
+def _loaded(path: str, sample_rate: int, max_voices: int) -> SoundFontSynth:
+    return SoundFontSynth(Path(path), sample_rate, max_voices)

@@ -34,7 +34,7 @@ from emovae.music.instruments import BASS, GM_PROGRAMS, PAD, PIANO, Instrument, 
 from emovae.music.mix import brightness_curve, master_bus, master_rms, pan, placements
 from emovae.music.params import CurveLike, EmotionCurve, ParamSource
 from emovae.music.render import render_drums, render_notes
-from emovae.music.soundfont import SoundFontUnavailable, render_soundfont
+from emovae.music.soundfont import MAX_VOICES, SoundFontUnavailable, render_soundfont
 
 MAX_SECONDS = 900.0  # 15 minutes: anything longer is almost certainly a unit mistake
 TIMBRES = ("auto", "soundfont", "additive")
@@ -164,13 +164,16 @@ def render_piece(
     channels: int = 1,
     timbre: str = "auto",
     soundfont: SoundFontPath = None,
+    polyphony: int = MAX_VOICES,
 ) -> Piece:
     """Compose and render one piece from a :class:`~emovae.music.params.ParamSource`, keeping its score.
 
     ``style`` "ensemble" is :func:`create_melodic_music`'s arrangement (melody on ``instrument``, the
     drums on the kit the composer chose), "piano" is :func:`create_piano_melody`'s. The two public
     functions are this call's audio; ``channels``, ``timbre`` and ``soundfont`` as in
-    :func:`create_musical_waveform`.
+    :func:`create_musical_waveform`. ``polyphony``: the SoundFont's voice limit (default
+    :data:`~emovae.music.soundfont.MAX_VOICES`, what the demo dataset and the calibration are rendered
+    with; the listening path may ask for fewer, :mod:`emovae.generate.listening`).
     """
     if style not in STYLES:
         raise ValueError(f"style={style!r} is unknown; choose one of {', '.join(STYLES)}")
@@ -183,7 +186,7 @@ def render_piece(
         instruments = {**ENSEMBLE, Voice.MELODY: get_instrument(instrument)}
     programs = {**gm_programs(instruments), Voice.PERCUSSION: score.drum_kit}
     audio, played = _render(score.events, sample_rate, n_samples, instruments, programs, _loudness(source), seed,
-                            channels, timbre, soundfont)
+                            channels, timbre, soundfont, polyphony)
     return Piece(audio, score, sample_rate, programs, played)
 
 
@@ -203,13 +206,13 @@ def _source(valence: CurveLike | None, arousal: CurveLike | None, seconds: float
 
 def _render(events: NoteEvents, sample_rate: int, n_samples: int, instruments: Mapping[Voice, Instrument],
             programs: Mapping[Voice, int], loudness_db: float | None, seed: int, channels: int, timbre: str,
-            soundfont: SoundFontPath) -> tuple[np.ndarray, str]:
+            soundfont: SoundFontPath, polyphony: int = MAX_VOICES) -> tuple[np.ndarray, str]:
     """The audio of a score and the timbre that played it (the SoundFont, or the additive fallback)."""
     channels = choice_of(channels, "channels", CHANNELS)
     timbre = choice_of(timbre, "timbre", TIMBRES)
     if timbre != "additive":
         try:
-            bus = render_soundfont(placements(events), programs, sample_rate, n_samples, soundfont)
+            bus = render_soundfont(placements(events), programs, sample_rate, n_samples, soundfont, polyphony)
         except SoundFontUnavailable as error:
             if timbre == "soundfont":
                 raise
