@@ -70,3 +70,19 @@ def test_emotion_curve_spans_the_piece_and_interpolates():
     assert curve.mean() == pytest.approx((0.5, 0.25), abs=1e-3)
     with pytest.raises(EmotionValueError, match="seconds"):
         EmotionCurve(0.5, 0.5, seconds=0)
+
+
+def test_tension_is_not_a_knob_but_follows_the_mode_and_the_activity():
+    """Read off a latent, tension came out ~0.5 for every piece (the engine's sound does not identify it),
+    giving happy pieces the angry groove; it now follows mode and activity as the rules couple them."""
+    from emovae.music.params import KNOB_NAMES, params_from_knobs
+
+    assert "tension" not in KNOB_NAMES
+    lively = {"tempo_bpm": 150.0, "note_density": 3.0, "loudness_db": -14.0, "brightness": 0.9, "register": 70.0,
+              "legato": 0.45, "percussion": 1.0}
+    assert float(params_from_knobs({**lively, "mode_level": 4.0})["tension"]) == 0.0  # major: no tension however lively
+    assert float(params_from_knobs({**lively, "mode_level": 0.0})["tension"]) == pytest.approx(1.0)
+    calm = {**lively, "note_density": 0.75}
+    assert float(params_from_knobs({**calm, "mode_level": 0.0})["tension"]) == 0.0  # dark but still: sad, not angry
+    v, a = np.meshgrid(np.linspace(0, 1, 11), np.linspace(0, 1, 11))
+    np.testing.assert_allclose(musical_params(v.ravel(), a.ravel()).tension, ((1 - v) * a).ravel(), atol=1e-12)
