@@ -13,6 +13,7 @@ sidecar records ``sample_rate``, ``channels`` and the ``timbre`` that played.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -97,6 +98,11 @@ def _mtime_ns(path: Path) -> int | None:
     return path.stat().st_mtime_ns if path.is_file() else None
 
 
+def _content(path: Path) -> str | None:
+    """A digest of a small file: the training stage rewrites the score decoder on every run, mostly unchanged."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else None
+
+
 def _request_key(request: GenerationRequest) -> dict:
     """The parts of a request that determine the audio (device excluded: same kind -> same audio).
 
@@ -106,7 +112,7 @@ def _request_key(request: GenerationRequest) -> dict:
     """
     return {
         "checkpoint_mtime_ns": _mtime_ns(Path(request.checkpoint)),
-        "score_decoder_mtime_ns": _mtime_ns(Path(request.checkpoint).parent / SCORE_DECODER_FILE),
+        "score_decoder": _content(Path(request.checkpoint).parent / SCORE_DECODER_FILE),
         "engine": source_fingerprint(),
         "checkpoint": str(Path(request.checkpoint).resolve()),
         "emotion": list(request.emotion),
