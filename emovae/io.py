@@ -8,6 +8,7 @@ file or the complete new one, which is what makes the long stages safely resumab
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -74,6 +75,28 @@ def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
     with atomic_path(path, suffix=".npy.tmp") as tmp:
         with open(tmp, "wb") as handle:
             np.save(handle, array)
+
+
+def file_identity(path: str | os.PathLike, known: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Size, mtime_ns and SHA-256 of a file: what a later run compares to tell "the same file" from "another".
+
+    When ``known`` (an earlier identity) has the same size and mtime, its digest is taken as is: the file
+    was not rewritten, and a multi-GB latent table is not read again. Otherwise the file is hashed in 1 MiB blocks.
+    """
+    stat = Path(path).stat()
+    identity = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    if known and known.get("size") == stat.st_size and known.get("mtime_ns") == stat.st_mtime_ns and known.get("sha256"):
+        return {**identity, "sha256": known["sha256"]}
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return {**identity, "sha256": digest.hexdigest()}
+
+
+def same_file(identity: dict[str, Any], earlier: dict[str, Any] | None) -> bool:
+    """Whether two :func:`file_identity` results describe the same content (a copy with a new mtime is the same)."""
+    return bool(earlier) and identity["size"] == earlier.get("size") and identity["sha256"] == earlier.get("sha256")
 
 
 def _json_default(value: Any) -> Any:

@@ -1,7 +1,9 @@
 """The whole pipeline, stage after stage: dataset -> chunks -> latents -> VAE (+ latent map) -> estimator -> music.
 
 Each stage is resumable on its own, so re-running the workflow after an interruption redoes only
-what is missing. ``bundle_dir`` additionally packs what the app needs as its embedded default
+what is missing, and nothing stale is reused: encode re-encodes chunks whose audio changed, and a
+training run whose latents or labels changed since it was trained is moved aside (to ``<models>.stale``)
+and trained afresh instead of resumed (the workflow owns its work dir; ``pipeline.train --resume`` refuses). ``bundle_dir`` additionally packs what the app needs as its embedded default
 (``checkpoints/demo/``): the VAE checkpoint, the emotion estimator, the latent map and a manifest
 that says how to regenerate the exact demo dataset the checkpoint was trained on.
 """
@@ -95,6 +97,7 @@ def run_workflow(config: WorkflowConfig, progress: Progress | None = None) -> Wo
     from emovae.train import TqdmCallback, TrainConfig, train
     from emovae.train.callbacks import ProgressCallback
     from emovae.train.artifacts import LATENT_MAP
+    from emovae.train.loop import resume_dataset_change
 
     def stage(index: int) -> None:
         if progress is not None:
@@ -124,6 +127,15 @@ def run_workflow(config: WorkflowConfig, progress: Progress | None = None) -> Wo
     run_encode(EncodeConfig(chunks=processed, out=latents_dir, chunk_seconds=seconds, weights=config.encodec_weights,
                             seed=config.seed, device=config.device), progress=within(2))
     stage(3)
+    stale = resume_dataset_change(model_dir, latents_dir, seconds)
+    if stale is not None:  # a run of other data: resuming it would ship it as a model of these
+        aside = model_dir.with_name(model_dir.name + ".stale")
+        if aside.exists():
+            shutil.rmtree(aside)
+        model_dir.rename(aside)
+        if progress is not None:
+            progress(3, len(STAGES), f"{STAGES[3]} — the run in {model_dir} was trained on other data ({stale}); "
+                                     f"moved it to {aside}, training afresh")
     train_config = TrainConfig(latents=str(latents_dir), out=str(model_dir), chunk_seconds=seconds, epochs=config.epochs,
                                seed=config.seed, device=config.device, resume=(model_dir / "last.pt").is_file(),
                                chunks=str(processed))

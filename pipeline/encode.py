@@ -97,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"codec {result.codec['codec_id']} ({result.codec['latent_kind']})")
     print(f"{result.n_rows} chunks in {result.latents_path} ({result.n_encoded} encoded now, {result.n_reused} reused)")
     print(f"labels: {result.labels_path}  identity: {result.codec_path}")
+    if result.n_audio_changed or result.n_unstamped:
+        print(f"re-encoded: {result.n_audio_changed} chunks whose wav changed since they were encoded, "
+              f"{result.n_unstamped} whose earlier latent predates audio stamps (could not be checked)")
     if result.labels_refreshed:
         print(f"labels refreshed: {result.labels_refreshed} chunks' valence/arousal/label source changed in the chunk "
               f"table since the last run; {result.labels_path} now matches it")

@@ -138,3 +138,23 @@ def test_a_killed_rank_fails_the_run_clearly_and_quickly(tmp_path):
     assert re.search(r"rank\s*:\s*1 \(local_rank: 1\)", output) and "SIGKILL" in output, output
     assert time.monotonic() - signal_sent < 60  # torchrun tore the run down; nothing waited for its timeout
     assert not formats.latents_path(tmp_path / "ranks", 5).exists()
+
+
+def test_parts_encode_again_the_chunks_whose_audio_changed(tmp_path, codec):
+    """The sharded path of the same regression: a part decided "encoded" by chunk id and reused old latents."""
+    from emovae.audio import load_audio, write_wav
+    from tests.test_encode_stage import _tone
+
+    _write_chunks(tmp_path / "processed", {1: 2, 2: 2, 3: 2})
+    first = run_encode(_config(tmp_path, "sharded"), codec=codec)
+    before = np.load(first.latents_path)
+    wav = formats.chunks_dir(tmp_path / "processed", SECONDS) / "3_001.wav"
+    write_wav(wav, _tone(555.0))
+    parts = [encode_shard(_config(tmp_path, "sharded"), ShardSpec(k, 2), codec=codec) for k in range(2)]
+    assert [p.n_encoded for p in parts] == [0, 1]
+    merged = consolidate_shards(_config(tmp_path, "sharded"))
+    assert merged.n_encoded == 1 and merged.n_audio_changed == 1 and merged.n_reused == 5
+    after = np.load(merged.latents_path)
+    np.testing.assert_allclose(after[5], codec.encode(load_audio(wav))[0], rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(after[:5], before[:5])
+    assert run_encode(_config(tmp_path, "sharded"), codec=codec).n_encoded == 0  # the merged stamps hold

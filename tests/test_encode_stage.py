@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -215,3 +216,82 @@ def test_a_resumed_run_in_another_precision_is_refused(tmp_path, codec):
     assert "precision" not in json.loads(first.codec_path.read_text())  # fp32 output untouched, identity unchanged
     bf16_out = run_encode(_config(tmp_path, out=tmp_path / "bf16"), codec=dataclasses.replace(codec, precision="bf16"))
     assert json.loads(bf16_out.codec_path.read_text())["precision"] == "bf16"
+
+
+def test_a_chunk_whose_audio_changed_under_the_same_id_is_encoded_again(tmp_path, codec, monkeypatch):
+    """Regression: "already encoded" was decided by chunk id alone, so after the demo songs were regenerated
+    and preprocess re-chunked them (same ids, new audio) every old latent was reused (report: reused 369)."""
+    _write_chunks(tmp_path / "processed", {1: 2, 2: 2})
+    first = run_encode(_config(tmp_path), codec=codec)
+    before = np.load(first.latents_path)
+    folder = formats.chunks_dir(tmp_path / "processed", SECONDS)
+    new_audio = _tone(777.0)
+    write_wav(folder / "2_000.wav", new_audio)  # the same chunk id, other music
+
+    calls = _count_encodes(codec, monkeypatch)
+    again = run_encode(_config(tmp_path), codec=codec)
+    assert sum(calls) == 1 and again.n_encoded == 1 and again.n_reused == 3 and again.n_audio_changed == 1
+    after = np.load(again.latents_path)
+    labels = pd.read_csv(again.labels_path, dtype={"chunk_id": str})["chunk_id"].tolist()
+    row = labels.index("2_000")
+    np.testing.assert_allclose(after[row], codec.encode(load_audio(folder / "2_000.wav"))[0], rtol=1e-4, atol=1e-5)
+    assert not np.allclose(after[row], before[row])
+    others = [i for i in range(len(labels)) if i != row]
+    np.testing.assert_array_equal(after[others], before[others])  # the rest reused, row-aligned
+    assert json.loads(again.report_path.read_text())["reencoded_audio_changed"] == 1
+
+    calls.clear()
+    third = run_encode(_config(tmp_path), codec=codec)
+    assert calls == [] and third.n_encoded == 0 and third.n_audio_changed == 0  # stamped now: reused
+
+
+def test_identical_audio_rewritten_or_copied_is_not_encoded_again(tmp_path, codec, monkeypatch):
+    """A new mtime alone (a copied folder, the same bytes written again) is not a change: the digest decides."""
+    import shutil
+
+    _write_chunks(tmp_path / "processed", {1: 2})
+    run_encode(_config(tmp_path), codec=codec)
+    shutil.copytree(tmp_path / "processed", tmp_path / "copy")  # copytree keeps mtimes: write them anew
+    for wav in formats.chunks_dir(tmp_path / "copy", SECONDS).glob("*.wav"):
+        wav.write_bytes(wav.read_bytes())
+        os.utime(wav, ns=(wav.stat().st_atime_ns, wav.stat().st_mtime_ns + 10**9))
+    calls = _count_encodes(codec, monkeypatch)
+    again = run_encode(_config(tmp_path, chunks=tmp_path / "copy"), codec=codec)
+    assert calls == [] and again.n_encoded == 0 and again.n_reused == 2
+
+
+def test_latents_written_before_audio_stamps_are_encoded_again_once(tmp_path, codec, monkeypatch):
+    """Outputs of older versions say nothing about the audio they came from: trusting them is how a re-chunked
+    dataset kept its old latents, so they are encoded again (once; then they carry stamps)."""
+    from emovae.codec.encode import stamps_path
+
+    _write_chunks(tmp_path / "processed", {1: 2, 2: 1})
+    first = run_encode(_config(tmp_path), codec=codec)
+    stamps_path(tmp_path / "latents", SECONDS).unlink()  # as an older version left it
+    calls = _count_encodes(codec, monkeypatch)
+    again = run_encode(_config(tmp_path), codec=codec)
+    assert sum(calls) == 3 and again.n_unstamped == 3 and again.n_audio_changed == 0
+    assert json.loads(again.report_path.read_text())["reencoded_unstamped"] == 3
+    np.testing.assert_allclose(np.load(again.latents_path), np.load(first.latents_path), rtol=1e-4, atol=1e-5)
+    calls.clear()
+    assert run_encode(_config(tmp_path), codec=codec).n_encoded == 0 and calls == []
+
+
+def test_a_changed_chunk_that_now_fails_to_load_drops_its_old_latent(tmp_path, codec):
+    """A chunk whose new audio is skipped (here: silent) must not keep the latent of its old audio."""
+    _write_chunks(tmp_path / "processed", {1: 3})
+    run_encode(_config(tmp_path), codec=codec)
+    write_wav(formats.chunks_dir(tmp_path / "processed", SECONDS) / "1_001.wav", np.zeros(SR, np.float32))
+    again = run_encode(_config(tmp_path), codec=codec)
+    assert pd.read_csv(again.labels_path, dtype={"chunk_id": str})["chunk_id"].tolist() == ["1_000", "1_002"]
+    assert np.load(again.latents_path).shape[0] == 2
+    assert {(i.chunk_id, i.problem, i.action) for i in again.issues} == {("1_001", "silent", "skipped")}
+
+
+def test_a_deleted_wav_keeps_its_latent_and_says_so(tmp_path, codec):
+    _write_chunks(tmp_path / "processed", {1: 2})
+    first = run_encode(_config(tmp_path), codec=codec)
+    (formats.chunks_dir(tmp_path / "processed", SECONDS) / "1_001.wav").unlink()
+    again = run_encode(_config(tmp_path), codec=codec)
+    np.testing.assert_array_equal(np.load(again.latents_path), np.load(first.latents_path))
+    assert [(i.chunk_id, i.problem, i.action) for i in again.issues] == [("1_001", "missing", "kept")]

@@ -274,3 +274,28 @@ def test_torch_worker_uses_its_own_thread_count_and_leaves_the_callers_alone():
     assert torch.get_num_threads() == before
     with pytest.raises(ValueError, match="threads=0"):
         TorchWorker(threads=0)
+
+
+def test_a_piece_is_made_again_when_its_score_decoder_or_the_music_engine_changed(checkpoint, tmp_path, monkeypatch):
+    """Regression: the stage reused a piece whose request and checkpoint were unchanged although the score
+    decoder beside the checkpoint had been refitted, or the music engine (what plays the score) had changed."""
+    import emovae.generate.stage as stage
+    from emovae.generate.stage import GenerationStageConfig, run_generation
+    from emovae.model.score import SCORE_DECODER_FILE
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for name in (checkpoint.name, SCORE_DECODER_FILE):
+        (folder / name).write_bytes((checkpoint.parent / name).read_bytes())
+    config = GenerationStageConfig(piece=request(folder / checkpoint.name, seconds=1.0), out_dir=tmp_path / "g",
+                                   emotions=("happy",), show_progress=False)
+    assert not run_generation(config).pieces[0].resumed
+    assert run_generation(config).pieces[0].resumed  # nothing changed
+    decoder = folder / SCORE_DECODER_FILE
+    decoder.write_bytes(decoder.read_bytes())  # written again by a training run, the same fit
+    assert run_generation(config).pieces[0].resumed
+    fit_fixture_score_decoder(folder / checkpoint.name, alpha=50.0)  # refitted: another decoder
+    assert not run_generation(config).pieces[0].resumed
+    monkeypatch.setattr(stage, "source_fingerprint", lambda: "another-engine")
+    assert not run_generation(config).pieces[0].resumed
+    assert run_generation(config).pieces[0].resumed

@@ -187,3 +187,82 @@ def test_cli_with_config_file_and_clear_error(tmp_path, small_latents, capsys):
     config_file.write_text(json.dumps({"epoch": 3}))
     assert cli_main(["--config", str(config_file)]) == 2
     assert "unknown training setting(s) ['epoch']" in capsys.readouterr().err
+
+
+def _copy_latents(source, target):
+    target.mkdir()
+    for path_of in (formats.latents_path, formats.labels_path, formats.codec_identity_path):
+        path_of(target, 5).write_bytes(path_of(source, 5).read_bytes())
+    return target
+
+
+def _stopped_run(latents, out):
+    event = threading.Event()
+    train(_config(latents, out), callbacks=[StopAfter(1, event)], stop_event=event)
+    return (out / "last.pt").read_bytes()
+
+
+def test_resume_on_changed_latents_or_labels_is_refused(tmp_path, small_latents):
+    """Regression: re-encoded latents under the same chunk ids (the demo's songs were regenerated) passed
+    every resume check, so a finished run was "resumed" and its model of the old data shipped as new."""
+    from emovae.train import DatasetChangedError
+
+    data = _copy_latents(small_latents, tmp_path / "data")
+    out = tmp_path / "run"
+    before = _stopped_run(data, out)
+    latents = np.load(formats.latents_path(data, 5))
+    latents[0] += 0.5  # one chunk re-encoded from new audio: same ids, same shape
+    np.save(formats.latents_path(data, 5), latents)
+    with pytest.raises(DatasetChangedError, match=r"last\.pt: this run was trained on other data: .*latents_5s\.npy"
+                                                  r".*start a new run") as info:
+        train(_config(data, out, resume=True))
+    assert isinstance(info.value, ResumeError) and "labels_5s.csv" not in str(info.value)
+    assert (out / "last.pt").read_bytes() == before  # nothing written
+
+    np.save(formats.latents_path(data, 5), np.load(formats.latents_path(small_latents, 5)))  # the original back
+    labels = pd.read_csv(formats.labels_path(data, 5), dtype={"chunk_id": str})
+    labels.loc[0, "valence"] = 1.0 - labels.loc[0, "valence"]  # an annotation fixed: the targets changed
+    write_csv(formats.labels_path(data, 5), labels)
+    with pytest.raises(DatasetChangedError, match=r"labels_5s\.csv"):
+        train(_config(data, out, resume=True))
+
+
+def test_resume_on_a_copy_of_the_same_data_continues_exactly(tmp_path, small_latents):
+    """Only content counts: the same latents copied elsewhere (new mtimes) resume like the originals."""
+    full = train(_config(small_latents, tmp_path / "full"))
+    _stopped_run(small_latents, tmp_path / "part")
+    copy = _copy_latents(small_latents, tmp_path / "copy")
+    resumed = train(_config(copy, tmp_path / "part", resume=True))
+    assert not resumed.stopped and resumed.global_step == full.global_step
+    columns = [c for c in full.history.columns if c != "seconds"]
+    pd.testing.assert_frame_equal(full.history[columns], resumed.history[columns])
+    assert read_checkpoint(tmp_path / "part" / "last.pt")["dataset"]["latents"]["sha256"] == \
+        read_checkpoint(tmp_path / "full" / "last.pt")["dataset"]["latents"]["sha256"]
+
+
+def test_a_run_saved_before_the_dataset_record_resumes_only_on_files_older_than_it(tmp_path, small_latents):
+    import os
+
+    from emovae.train import DatasetChangedError
+    from emovae.train.loop import resume_dataset_change
+
+    data = _copy_latents(small_latents, tmp_path / "data")
+    past = (1_600_000_000 * 10**9,) * 2
+    for path_of in (formats.latents_path, formats.labels_path):
+        os.utime(path_of(data, 5), ns=past)  # encoded long before the run started
+    out = tmp_path / "run"
+    _stopped_run(data, out)
+    payload = torch.load(out / "last.pt", weights_only=False)
+    del payload["dataset"]  # as the code before the record wrote it
+    torch.save(payload, out / "last.pt")
+    assert resume_dataset_change(out, data, 5) is None
+    assert not train(_config(data, out, resume=True, epochs=1)).stopped
+
+    _stopped_run(data, tmp_path / "run2")
+    payload = torch.load(tmp_path / "run2" / "last.pt", weights_only=False)
+    del payload["dataset"]
+    torch.save(payload, tmp_path / "run2" / "last.pt")
+    np.save(formats.latents_path(data, 5), np.load(formats.latents_path(data, 5)))  # rewritten after the run began
+    assert "written after the run started" in resume_dataset_change(tmp_path / "run2", data, 5)
+    with pytest.raises(DatasetChangedError, match="latents_5s.npy was written after the run started"):
+        train(_config(data, tmp_path / "run2", resume=True))

@@ -93,6 +93,35 @@ def test_a_second_run_redoes_nothing(tiny_run):
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
 
 
+def test_a_rerun_on_changed_audio_re_encodes_and_retrains_instead_of_resuming(tiny_run):
+    """Regression: after the music engine changed, the re-chunked demo songs kept their chunk ids, so encode
+    reused every latent and train "resumed" the finished run: the old model shipped as a model of the new
+    data. (Runs after test_a_second_run_redoes_nothing: it changes the module's work dir.)"""
+    import soundfile as sf
+
+    from emovae.io import file_identity
+    from emovae.model.checkpoint import read_checkpoint
+
+    config, first, _ = tiny_run
+    latents_dir, model_dir = config.path(formats.DEFAULT_LATENT_DIR), config.path(formats.DEFAULT_MODEL_DIR)
+    wav = sorted(formats.chunks_dir(config.path(formats.DEFAULT_PROCESSED_DIR), 5).glob("*.wav"))[0]
+    audio, rate = sf.read(wav, dtype="float32")
+    sf.write(wav, audio[::-1].copy(), rate, subtype=sf.info(str(wav)).subtype)  # new music under the same chunk id
+    old_run = (model_dir / "last.pt").read_bytes()
+    generated_at = {p: p.stat().st_mtime_ns for p in first.generated}
+    seen: list[str] = []
+    again = run_workflow(config, progress=lambda done, total, name: seen.append(name))
+
+    report = read_json(latents_dir / "encode_report_5s.json")
+    assert report["encoded_this_run"] == 1 and report["reencoded_audio_changed"] == 1
+    assert any("trained on other data" in m and "training afresh" in m for m in seen), seen
+    assert (model_dir.with_name(model_dir.name + ".stale") / "last.pt").read_bytes() == old_run  # moved aside
+    trained_on = read_checkpoint(model_dir / "last.pt")["dataset"]["latents"]["sha256"]
+    assert trained_on == file_identity(formats.latents_path(latents_dir, 5))["sha256"]
+    assert read_checkpoint(again.checkpoint)["dataset"]["latents"]["sha256"] == trained_on
+    assert all(p.stat().st_mtime_ns != generated_at[p] for p in again.generated)  # the new model's pieces
+
+
 def test_cli_reports_a_missing_dataset_and_exits_2(tmp_path, capsys):
     assert run_all_main(["--data", str(tmp_path / "no-deam"), "--work", str(tmp_path / "w"), "--encodec-weights", "random"]) == 2
     assert "no-deam" in capsys.readouterr().err

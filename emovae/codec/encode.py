@@ -5,6 +5,7 @@ Reads ``<chunks>/chunks_<S>s/metadata.csv`` (see :mod:`emovae.formats`) and writ
     latents_<S>s.npy        float32 (N, 128, 75*S), memory-mappable, row i <-> labels row i
     labels_<S>s.csv         LATENT_COLUMNS
     codec_<S>s.json         the codec identity the latents were made with
+    audio_stamps_<S>s.json  per chunk id, the stamp of the wav its latent was encoded from (see below)
     encode_report_<S>s.json what was padded, trimmed, resampled, skipped (and why)
     plots/latent_pca_<S>s.{png,html}
 
@@ -14,6 +15,17 @@ consolidated outputs are rebuilt from the previous consolidated file plus the sh
 are the shards removed. A re-run therefore encodes only chunks found in neither. The processes of a
 sharded run (:mod:`emovae.codec.sharding`) write one sub-folder each, and every shard below the folder counts. The shard folder and
 the consolidated files carry the codec identity, and a run with another codec refuses to continue.
+
+Stale latents are never reused: every latent is recorded with the stamp of the chunk wav it was encoded
+from (size, mtime_ns and a BLAKE2b digest of the file, taken before the audio is read), in its shard and
+then in ``audio_stamps_<S>s.json``. A chunk counts as encoded only while its wav still matches that stamp:
+same size and mtime, or (after a copy or a rewrite of identical bytes) the same digest. A chunk whose audio
+changed under the same id (preprocess re-chunked a replaced song) is encoded again and the consolidated
+file takes the new latent (``EncodeResult.n_audio_changed``). Latents written before stamps were recorded
+cannot be checked, so they are encoded again once (``n_unstamped``): a one-time cost, chosen over trusting
+them because trusting them is exactly how a re-chunked dataset kept its old latents. A chunk whose wav is
+gone keeps the latent it has (reported as ``missing``/``kept``): nothing newer contradicts it, and
+re-encoding is impossible.
 
 Labels are not part of what is encoded: fixing an annotation and re-running preprocess keeps every chunk
 id, so the latents are reused, but ``labels_<S>s.csv`` is compared row by row with the chunk table and
@@ -30,6 +42,7 @@ Bad input policy (each case is recorded in the report, by chunk id and file):
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -98,6 +111,8 @@ class EncodeResult:
     n_encoded: int  # encoded by this run
     n_reused: int  # already encoded by an earlier run
     labels_refreshed: int = 0  # label rows rewritten because the chunk table changed since the last run
+    n_audio_changed: int = 0  # of n_encoded: had a latent, but their wav changed since it was encoded
+    n_unstamped: int = 0  # of n_encoded: had a latent from before audio stamps were recorded (checked never again)
     issues: list[ChunkIssue] = field(default_factory=list)
     plots: list[Path] = field(default_factory=list)
 
@@ -114,6 +129,58 @@ def shard_dir(out_dir: str | Path, chunk_seconds: int) -> Path:
     return Path(out_dir) / f".encode_{int(chunk_seconds)}s_shards"
 
 
+def stamps_path(out_dir: str | Path, chunk_seconds: int) -> Path:
+    return Path(out_dir) / f"audio_stamps_{int(chunk_seconds)}s.json"
+
+
+def chunk_stamp(path: Path) -> dict[str, Any]:
+    """What identifies the audio of one chunk wav: size, mtime_ns and a digest (~0.2 ms for a 5 s chunk)."""
+    stat = path.stat()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "blake2b": _digest(path)}
+
+
+def _digest(path: Path) -> str:
+    return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
+
+
+def stamp_check(stamp: dict[str, Any] | None, path: Path) -> dict[str, Any] | None:
+    """The stamp of ``path`` now if its audio is the one ``stamp`` describes, else None.
+
+    Size and mtime equal: the same file, no read. Same size but another mtime (a copy, or identical bytes
+    written again): the digest decides, and the returned stamp carries the new mtime.
+    """
+    if not stamp:
+        return None
+    stat = path.stat()
+    if stat.st_size != stamp.get("size"):
+        return None
+    if stat.st_mtime_ns == stamp.get("mtime_ns"):
+        return stamp
+    if _digest(path) != stamp.get("blake2b"):
+        return None
+    return {**stamp, "mtime_ns": stat.st_mtime_ns}
+
+
+@dataclass
+class Freshness:
+    """Which chunks of a table have a latent made from their current audio (:meth:`LatentStore.check`)."""
+
+    sources: dict[str, tuple[np.ndarray, int]]  # chunk id -> (array, row) of its usable latent
+    stamps: dict[str, dict[str, Any] | None]  # chunk id -> the stamp to record with it
+    audio_changed: list[str] = field(default_factory=list)  # had a latent, from other audio
+    unstamped: list[str] = field(default_factory=list)  # had a latent that cannot be checked
+    gone: list[str] = field(default_factory=list)  # had a latent, and the wav is missing: kept
+
+    def pending(self, metadata: pd.DataFrame) -> pd.DataFrame:
+        return metadata[~metadata["chunk_id"].isin(self.sources)]
+
+    def gone_issues(self, metadata: pd.DataFrame, folder: Path) -> list[ChunkIssue]:
+        files = dict(zip(metadata["chunk_id"], metadata["file"]))
+        return [ChunkIssue(cid, str(folder / str(files[cid])), "missing", "kept",
+                           "the latent of an earlier run is kept; its audio is gone, so it could not be checked")
+                for cid in self.gone]
+
+
 def run_encode(config: EncodeConfig, progress: Progress | None = None, codec: Codec | None = None) -> EncodeResult:
     """Encode every chunk not yet encoded, then (re)write the consolidated outputs.
 
@@ -124,10 +191,19 @@ def run_encode(config: EncodeConfig, progress: Progress | None = None, codec: Co
     codec = prepare_codec(config, codec)
     store = LatentStore(Path(config.out), int(config.chunk_seconds), codec.latents_identity,
                         frames_for_seconds(config.chunk_seconds))
-    issues: list[ChunkIssue] = []
-    n_encoded = encode_pending(metadata[~metadata["chunk_id"].isin(store.encoded_ids())], config, codec, store, issues,
-                               progress)
-    return finish_encode(config, metadata, store, n_encoded, issues)
+    folder = formats.chunks_dir(config.chunks, config.chunk_seconds)
+    found = store.check(metadata, folder)
+    issues = found.gone_issues(metadata, folder)
+    if progress and (found.audio_changed or found.unstamped):
+        progress(0, 1, _stale_message(len(found.audio_changed), len(found.unstamped)))
+    n_encoded = encode_pending(found.pending(metadata), config, codec, store, issues, progress)
+    return finish_encode(config, metadata, store, n_encoded, issues, len(found.audio_changed), len(found.unstamped))
+
+
+def _stale_message(changed: int, unstamped: int) -> str:
+    parts = ([f"{changed} chunks whose audio changed since they were encoded"] if changed else []) + \
+        ([f"{unstamped} chunks encoded before audio stamps were recorded"] if unstamped else [])
+    return "re-encoding " + " and ".join(parts)
 
 
 def prepare_codec(config: EncodeConfig, codec: Codec | None = None) -> Codec:
@@ -145,11 +221,13 @@ def frames_for_seconds(chunk_seconds: int) -> int:
 
 
 def finish_encode(config: EncodeConfig, metadata: pd.DataFrame, store: LatentStore, n_encoded: int,
-                  issues: list[ChunkIssue]) -> EncodeResult:
-    """Consolidate every encoded chunk of ``metadata`` (in its order), write the report and the plots."""
+                  issues: list[ChunkIssue], n_audio_changed: int = 0, n_unstamped: int = 0) -> EncodeResult:
+    """Consolidate every chunk of ``metadata`` (in its order) encoded from its current audio, write the
+    report and the plots. A chunk whose audio changed and could not be encoded again is left out."""
     seconds, out = int(config.chunk_seconds), store.out
-    wanted = metadata[metadata["chunk_id"].isin(store.encoded_ids())]
-    consolidated = store.consolidate(wanted)
+    found = store.check(metadata, formats.chunks_dir(config.chunks, seconds))
+    wanted = metadata[metadata["chunk_id"].isin(found.sources)]
+    consolidated = store.consolidate(wanted, found)
     result = EncodeResult(
         latents_path=formats.latents_path(out, seconds),
         labels_path=formats.labels_path(out, seconds),
@@ -160,11 +238,14 @@ def finish_encode(config: EncodeConfig, metadata: pd.DataFrame, store: LatentSto
         n_encoded=n_encoded,
         n_reused=len(wanted) - n_encoded,
         labels_refreshed=consolidated.labels_refreshed,
+        n_audio_changed=n_audio_changed,
+        n_unstamped=n_unstamped,
         issues=issues,
     )
     write_json(result.report_path, {
         "codec": store.identity, "chunk_seconds": seconds, "rows": result.n_rows, "encoded_this_run": n_encoded,
-        "reused": result.n_reused, "labels_refreshed": result.labels_refreshed, "keep_silent": config.keep_silent,
+        "reused": result.n_reused, "reencoded_audio_changed": n_audio_changed, "reencoded_unstamped": n_unstamped,
+        "labels_refreshed": result.labels_refreshed, "keep_silent": config.keep_silent,
         "issues": [asdict(i) for i in issues],
     })
     if config.plots and len(wanted) >= 3:
@@ -209,6 +290,9 @@ def ensure_same_precision(existing: dict[str, Any], new: dict[str, Any], context
                          f"--precision {before}, or encode into another --out")
 
 
+Source = tuple[np.ndarray, int, "dict[str, Any] | None"]  # (array, row, stamp of the audio it was encoded from)
+
+
 class LatentStore:
     """The output folder: consolidated latents from earlier runs plus shards from this (or a crashed) run."""
 
@@ -218,24 +302,53 @@ class LatentStore:
         self.latents_path = formats.latents_path(out, chunk_seconds)
         self.labels_path = formats.labels_path(out, chunk_seconds)
         self.codec_path = formats.codec_identity_path(out, chunk_seconds)
+        self.stamps_path = stamps_path(out, chunk_seconds)
         self.shards = shard_dir(out, chunk_seconds)
         self.write_dir = self.shards / part if part else self.shards
         self._check_identity()
         self._sources = self._load_sources()
 
     def encoded_ids(self) -> set[str]:
+        """Every chunk id with some latent, whether or not its audio still matches (see :meth:`check`)."""
         return set(self._sources)
 
-    def add_shard(self, chunk_ids: list[str], latents: np.ndarray) -> None:
+    def check(self, metadata: pd.DataFrame, folder: Path) -> Freshness:
+        """Which chunks of ``metadata`` (wavs in ``folder``) have a latent encoded from their current audio.
+
+        Of several latents for one chunk (the consolidated file, shards of crashed runs) the newest whose
+        stamp matches is used.
+        """
+        found = Freshness(sources={}, stamps={})
+        for cid, file in zip(metadata["chunk_id"], metadata["file"]):
+            candidates = self._sources.get(cid)
+            if not candidates:
+                continue
+            path = folder / str(file)
+            if not path.is_file():
+                array, row, stamp = candidates[-1]
+                found.sources[cid], found.stamps[cid] = (array, row), stamp
+                found.gone.append(cid)
+                continue
+            for array, row, stamp in reversed(candidates):
+                current = stamp_check(stamp, path)
+                if current is not None:
+                    found.sources[cid], found.stamps[cid] = (array, row), current
+                    break
+            else:
+                (found.audio_changed if any(stamp for _, _, stamp in candidates) else found.unstamped).append(cid)
+        return found
+
+    def add_shard(self, chunk_ids: list[str], latents: np.ndarray, stamps: list[dict[str, Any]]) -> None:
         """Persist one group of encoded chunks; the JSON index is written last, so it marks completion."""
         self.write_dir.mkdir(parents=True, exist_ok=True)
         self.write_identity()
         index = 1 + max((int(p.stem.split("_")[1]) for p in self.write_dir.glob("shard_*.json")), default=-1)
         name = f"shard_{index:05d}"
         save_npy(self.write_dir / f"{name}.npy", latents.astype(np.float32, copy=False))
-        write_json(self.write_dir / f"{name}.json", {"chunk_ids": chunk_ids})
+        write_json(self.write_dir / f"{name}.json", {"chunk_ids": chunk_ids, "stamps": stamps})
         array = np.load(self.write_dir / f"{name}.npy", mmap_mode="r")
-        self._sources.update({cid: (array, row) for row, cid in enumerate(chunk_ids)})
+        for row, (cid, stamp) in enumerate(zip(chunk_ids, stamps)):
+            self._sources.setdefault(cid, []).append((array, row, stamp))
 
     def write_identity(self) -> None:
         """Tag the shard folder with the codec (atomic: processes of a sharded run may race to write it)."""
@@ -243,31 +356,39 @@ class LatentStore:
         if not (self.shards / "codec.json").is_file():
             write_json(self.shards / "codec.json", self.identity)
 
-    def consolidate(self, rows: pd.DataFrame) -> Consolidation:
-        """Rewrite latents + labels (+ identity) for ``rows`` if they differ from what is on disk.
+    def consolidate(self, rows: pd.DataFrame, found: Freshness) -> Consolidation:
+        """Rewrite latents + labels (+ identity, + audio stamps) for ``rows`` if they differ from what is on disk.
 
-        When only labels differ (an annotation was fixed and preprocess re-run: same chunk ids, so no
-        chunk is re-encoded), only the labels file is rewritten. Latents are streamed into a
-        memory-mapped temporary file, so the full array never has to fit in RAM.
+        ``found`` (:meth:`check`) says which latent each row takes. When only labels differ (an annotation
+        was fixed and preprocess re-run: same chunk ids and audio, so no chunk is re-encoded), only the labels
+        file is rewritten. Latents are streamed into a memory-mapped temporary file, so the full array never
+        has to fit in RAM. The stamps file is written after the latents: a crash in between leaves old
+        stamps beside new latents, which at worst makes the next run encode some chunks again.
         """
         ids = rows["chunk_id"].tolist()
         labels = rows[[c for c in formats.LATENT_COLUMNS if c != "codec_id"]].copy()
         labels["codec_id"] = self.identity["codec_id"]
-        if self._consolidated_ids() == ids and not self.shards.exists():
+        stamps = {cid: found.stamps[cid] for cid in ids}
+        consolidated = self._consolidated_ids()
+        if consolidated == ids and not self.shards.exists() and all(
+                found.sources[cid][0] is self._latents and found.sources[cid][1] == row for row, cid in enumerate(ids)):
             refreshed = _changed_rows(self.labels_path, labels)
             if refreshed:
                 write_csv(self.labels_path, labels)
+            if self._stamps != stamps:  # e.g. a copied folder: same audio, new mtimes
+                write_json(self.stamps_path, stamps)
             return Consolidation(latents_rewritten=False, labels_refreshed=refreshed)
         write_json(self.codec_path, self.identity)
         shape = (len(ids), 128, self.frames)
         with atomic_path(self.latents_path, suffix=".npy.tmp") as latents_tmp:
             target = np.lib.format.open_memmap(latents_tmp, mode="w+", dtype=np.float32, shape=shape)
             for row, chunk_id in enumerate(ids):
-                array, index = self._sources[chunk_id]
+                array, index = found.sources[chunk_id]
                 target[row] = array[index]
             target.flush()
             del target
             write_csv(self.labels_path, labels)  # replaced just before the latents: the window is one rename
+        write_json(self.stamps_path, stamps)
         if self.shards.exists():
             shutil.rmtree(self.shards)
         self._sources = self._load_sources()
@@ -285,21 +406,32 @@ class LatentStore:
             return None
         return pd.read_csv(self.labels_path, dtype={"chunk_id": str})["chunk_id"].tolist()
 
-    def _load_sources(self) -> dict[str, tuple[np.ndarray, int]]:
-        sources: dict[str, tuple[np.ndarray, int]] = {}
+    def _load_sources(self) -> dict[str, list[Source]]:
+        """Every latent on disk per chunk id, oldest first: the consolidated file, then shards by write time."""
+        sources: dict[str, list[Source]] = {}
         ids = self._consolidated_ids()
+        self._latents: np.ndarray | None = None
+        self._stamps: dict[str, Any] = {}
         if ids is not None:
             latents = np.load(self.latents_path, mmap_mode="r")
             if latents.shape[0] != len(ids) or latents.shape[1:] != (128, self.frames):
                 raise ValueError(f"{self.latents_path} has shape {latents.shape} but {self.labels_path} has "
                                  f"{len(ids)} rows of 128 x {self.frames} frames expected; delete both and re-run")
-            sources.update({cid: (latents, row) for row, cid in enumerate(ids)})
-        for index_file in sorted(self.shards.rglob("shard_*.json")):  # this run's and every process's part
+            self._latents = latents
+            self._stamps = read_json(self.stamps_path) if self.stamps_path.is_file() else {}
+            for row, cid in enumerate(ids):
+                sources.setdefault(cid, []).append((latents, row, self._stamps.get(cid)))
+        # this run's and every process's part; the newest shard last, so it wins over older ones
+        for index_file in sorted(self.shards.rglob("shard_*.json"), key=lambda p: (p.stat().st_mtime_ns, str(p))):
             array_file = index_file.with_suffix(".npy")
             if not array_file.is_file():
                 continue  # cannot happen with atomic writes in order, but never trust a half shard
             array = np.load(array_file, mmap_mode="r")
-            sources.update({cid: (array, row) for row, cid in enumerate(read_json(index_file)["chunk_ids"])})
+            index = read_json(index_file)
+            chunk_ids = index["chunk_ids"]
+            stamps = index.get("stamps") or [None] * len(chunk_ids)  # shards of older runs: unknown audio
+            for row, (cid, stamp) in enumerate(zip(chunk_ids, stamps)):
+                sources.setdefault(cid, []).append((array, row, stamp))
         return sources
 
 
@@ -331,15 +463,16 @@ def encode_pending(pending: pd.DataFrame, config: EncodeConfig, codec: Codec, st
     if progress:
         progress(0, total, f"encoding {total} chunks with {codec.codec_id}")
 
-    def load(group: pd.DataFrame) -> tuple[list[str], list[np.ndarray]]:
-        loaded = [(row.chunk_id, _load_chunk(chunk_folder, row, n_samples, config, issues))
+    def load(group: pd.DataFrame) -> tuple[list[str], list[np.ndarray], list[dict[str, Any]]]:
+        loaded = [(row.chunk_id, *_load_chunk(chunk_folder, row, n_samples, config, issues))
                   for row in group.itertuples(index=False)]
-        return [cid for cid, wave in loaded if wave is not None], [wave for _, wave in loaded if wave is not None]
+        kept = [item for item in loaded if item[1] is not None]
+        return [cid for cid, _, _ in kept], [wave for _, wave, _ in kept], [stamp for _, _, stamp in kept]
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode-audio") as reader:
         upcoming: Future | None = reader.submit(load, groups[0]) if groups and config.prefetch else None
         for number, group in enumerate(groups):
-            ids, waves = upcoming.result() if upcoming is not None else load(group)
+            ids, waves, stamps = upcoming.result() if upcoming is not None else load(group)
             nxt = groups[number + 1] if number + 1 < len(groups) else None
             upcoming = reader.submit(load, nxt) if config.prefetch and nxt is not None else None
             outputs = []
@@ -354,7 +487,7 @@ def encode_pending(pending: pd.DataFrame, config: EncodeConfig, codec: Codec, st
             bar.update(skipped_here)
             done += skipped_here
             if ids:
-                store.add_shard(ids, np.concatenate(outputs))
+                store.add_shard(ids, np.concatenate(outputs), stamps)
                 encoded += len(ids)
             if progress and skipped_here:
                 progress(done, total, f"encoded {done}/{total} chunks ({len(issues)} issues so far)")
@@ -362,21 +495,28 @@ def encode_pending(pending: pd.DataFrame, config: EncodeConfig, codec: Codec, st
     return encoded
 
 
-def _load_chunk(folder: Path, row: Any, n_samples: int, config: EncodeConfig, issues: list[ChunkIssue]) -> np.ndarray | None:
-    """Load one chunk as exactly ``n_samples`` at 24 kHz, recording anything odd; ``None`` means skip."""
+def _load_chunk(folder: Path, row: Any, n_samples: int, config: EncodeConfig,
+                issues: list[ChunkIssue]) -> tuple[np.ndarray | None, dict[str, Any] | None]:
+    """Load one chunk as exactly ``n_samples`` at 24 kHz, recording anything odd; a wave of ``None`` means skip.
+
+    The stamp of the file is taken before its audio is read: if the file is replaced in between, the stamp
+    describes older audio than the latent, and the next run encodes the chunk again (never the reverse).
+    """
     path = folder / str(row.file)
 
     def report(problem: str, action: str, detail: str = "") -> None:
         issues.append(ChunkIssue(str(row.chunk_id), str(path), problem, action, detail))
 
-    if not path.is_file():
+    try:
+        stamp = chunk_stamp(path)
+    except (FileNotFoundError, IsADirectoryError):
         report("missing", "skipped", "file listed in metadata.csv does not exist")
-        return None
+        return None, None
     try:
         wave = load_audio(path, SAMPLE_RATE)
     except AudioLoadError as exc:
         report("unreadable", "skipped", str(exc))
-        return None
+        return None, None
     native_rate = _native_rate(path)
     if native_rate is not None and native_rate != SAMPLE_RATE:
         report("resampled", "resampled", f"{native_rate} Hz -> {SAMPLE_RATE} Hz")
@@ -390,8 +530,8 @@ def _load_chunk(folder: Path, row: Any, n_samples: int, config: EncodeConfig, is
     if peak < config.silence_threshold:
         report("silent", "kept" if config.keep_silent else "skipped", f"peak {peak:.2e} < {config.silence_threshold:g}")
         if not config.keep_silent:
-            return None
-    return wave
+            return None, None
+    return wave, stamp
 
 
 def _native_rate(path: Path) -> int | None:

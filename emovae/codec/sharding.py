@@ -96,14 +96,16 @@ class PartRecord:
     issues: list[dict[str, Any]]
     n_encoded: int
     path: Path
+    n_audio_changed: int = 0  # of n_encoded: their audio changed since an earlier encoding
+    n_unstamped: int = 0  # of n_encoded: their earlier latent predates audio stamps
 
 
 def write_done(folder: Path, spec: ShardSpec, codec: dict[str, Any], chunk_ids: list[str],
-               issues: list[dict[str, Any]], n_encoded: int) -> Path:
+               issues: list[dict[str, Any]], n_encoded: int, n_audio_changed: int = 0, n_unstamped: int = 0) -> Path:
     """Mark part ``spec`` finished; written last, after all its shards, so it never claims unwritten work."""
     path = folder / DONE_FILE
     write_json(path, {"shard": str(spec), "codec": codec, "encoded_this_run": n_encoded, "chunk_ids": chunk_ids,
-                      "issues": issues})
+                      "issues": issues, "reencoded_audio_changed": n_audio_changed, "reencoded_unstamped": n_unstamped})
     return path
 
 
@@ -117,7 +119,8 @@ def read_parts(shards: Path) -> list[PartRecord]:
         data = read_json(path)
         try:
             records.append(PartRecord(ShardSpec.parse(data["shard"]), dict(data["codec"]), list(data["chunk_ids"]),
-                                      list(data["issues"]), int(data["encoded_this_run"]), path))
+                                      list(data["issues"]), int(data["encoded_this_run"]), path,
+                                      int(data.get("reencoded_audio_changed", 0)), int(data.get("reencoded_unstamped", 0))))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{path}: not a shard completion record ({exc}); delete it and re-run that shard") from None
     return records
@@ -168,12 +171,14 @@ def encode_shard(config: EncodeConfig, spec: ShardSpec, progress: Progress | Non
     who = f"rank {env.rank}, pid {os.getpid()}" if env.active else f"pid {os.getpid()}"
     print(f"shard {spec} ({who}): {len(part)} chunks of {part['song_id'].nunique()} songs, {codec.codec_id}, "
           f"precision {codec.precision}, {torch.get_num_threads()} threads", file=sys.stderr, flush=True)
-    issues: list[ChunkIssue] = []
-    pending = part[~part["chunk_id"].isin(store.encoded_ids())]
-    n_encoded = encode_pending(pending, config, codec, store, issues, progress, label=f" [shard {spec}]")
+    folder = formats.chunks_dir(config.chunks, config.chunk_seconds)
+    found = store.check(part, folder)  # encoded from the chunk's current audio, by an earlier run or any part
+    issues = found.gone_issues(part, folder)
+    n_encoded = encode_pending(found.pending(part), config, codec, store, issues, progress, label=f" [shard {spec}]")
     store.write_dir.mkdir(parents=True, exist_ok=True)
     store.write_identity()
-    write_done(store.write_dir, spec, codec.latents_identity, part["chunk_id"].tolist(), [asdict(i) for i in issues], n_encoded)
+    write_done(store.write_dir, spec, codec.latents_identity, part["chunk_id"].tolist(), [asdict(i) for i in issues], n_encoded,
+               len(found.audio_changed), len(found.unstamped))
     return ShardResult(spec, store.write_dir, len(part), n_encoded, issues)
 
 
@@ -205,7 +210,8 @@ def consolidate_shards(config: EncodeConfig) -> EncodeResult:
     store = LatentStore(Path(config.out), int(config.chunk_seconds), records[0].codec,
                         frames_for_seconds(config.chunk_seconds))
     issues = [ChunkIssue(**issue) for record in records for issue in record.issues]
-    return finish_encode(config, metadata, store, sum(record.n_encoded for record in records), issues)
+    return finish_encode(config, metadata, store, sum(record.n_encoded for record in records), issues,
+                         sum(record.n_audio_changed for record in records), sum(record.n_unstamped for record in records))
 
 
 def encode_with_torchrun(config: EncodeConfig, env: DistEnv, timeout_s: float = DEFAULT_TIMEOUT_S) -> EncodeResult | ShardResult:

@@ -13,6 +13,7 @@ sidecar records ``sample_rate``, ``channels`` and the ``timbre`` that played.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,6 +29,8 @@ from emovae.generate.plots import plot_preset_comparison
 from emovae.generate.render import MIDI_NEEDS_SCORE, MIDI_RENDERERS, validate_renderer
 from emovae.generate.sampler import GenerationInputError
 from emovae.io import read_json, save_npy, write_json
+from emovae.model.score import SCORE_DECODER_FILE
+from emovae.music.fingerprint import source_fingerprint
 from emovae.progress import Progress
 
 SIDECAR_VERSION = 1
@@ -91,10 +94,26 @@ def _label(emotion: str | tuple[float, float]) -> str:
     return f"v{valence:.2f}_a{arousal:.2f}"
 
 
+def _mtime_ns(path: Path) -> int | None:
+    return path.stat().st_mtime_ns if path.is_file() else None
+
+
+def _content(path: Path) -> str | None:
+    """A digest of a small file: the training stage rewrites the score decoder on every run, mostly unchanged."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else None
+
+
 def _request_key(request: GenerationRequest) -> dict:
-    """The parts of a request that determine the audio (device excluded: same kind -> same audio)."""
+    """The parts of a request that determine the audio (device excluded: same kind -> same audio).
+
+    Besides the request: the checkpoint, the score decoder beside it (refitted without touching the
+    checkpoint, it changes the synth's music) and the music engine's source (an engine change changes every
+    synth and rules piece): a piece made with any other is made again, never reused.
+    """
     return {
-        "checkpoint_mtime_ns": Path(request.checkpoint).stat().st_mtime_ns if Path(request.checkpoint).is_file() else None,
+        "checkpoint_mtime_ns": _mtime_ns(Path(request.checkpoint)),
+        "score_decoder": _content(Path(request.checkpoint).parent / SCORE_DECODER_FILE),
+        "engine": source_fingerprint(),
         "checkpoint": str(Path(request.checkpoint).resolve()),
         "emotion": list(request.emotion),
         "to": list(request.to) if request.to is not None else None,

@@ -3,10 +3,11 @@
 from emovae.train.callbacks import Callback, HistoryCallback, TqdmCallback, TrainingCallback
 from emovae.train.config import TrainConfig
 from emovae.train.dataset import DatasetError, LatentDataset, load_latent_dataset, split_by_song
-from emovae.train.loop import ResumeError, TrainResult, resume_config, train
+from emovae.train.loop import DatasetChangedError, ResumeError, TrainResult, resume_config, train
 
 __all__ = [
     "Callback",
+    "DatasetChangedError",
     "DatasetError",
     "HistoryCallback",
     "LatentDataset",

@@ -5,6 +5,8 @@ drawn right after ``torch.manual_seed(seed)``, (b) the epoch's shuffle, a pure f
 ``(seed, epoch)``, and (c) the reparameterisation noise, drawn from one dedicated ``torch.Generator``
 whose state goes into ``last.pt``; the KL warm-up is a pure function of the step.
 A run stopped mid-epoch records how many batches of that epoch are done and skips them on resume.
+A run resumes only on the data it was trained on: ``last.pt`` records the identity (size, mtime, SHA-256)
+of the latents and labels files, and a resume on others is refused (:class:`DatasetChangedError`).
 Under torchrun the same loop trains data-parallel; everything that depends on the world size is in
 :mod:`emovae.train.parallel` (a world of one is exactly the single-process run).
 """
@@ -23,7 +25,7 @@ import pandas as pd
 import torch
 
 from emovae.device import resolve_device
-from emovae.io import write_csv
+from emovae.io import file_identity, same_file, write_csv
 from emovae.model.checkpoint import check_codec_compatible, read_checkpoint
 from emovae.model.config import VAEConfig
 from emovae.model.loss import beta_schedule, vae_loss
@@ -59,6 +61,10 @@ LEGACY = {"descriptor_weight": 0.0}
 
 class ResumeError(ValueError):
     """``--resume`` was asked for but the run in ``--out`` cannot be continued as requested."""
+
+
+class DatasetChangedError(ResumeError):
+    """The latents or labels differ from those the run in ``--out`` was trained on."""
 
 
 @dataclass
@@ -117,8 +123,9 @@ def train(
     noise = torch.Generator(device=device)
     noise.manual_seed(parallel.noise_seed(config.seed))
     if config.resume:
-        split, state = _restore(out, config, dataset, model, optimizer, noise, parallel)
+        split, state, fingerprint = _restore(out, config, dataset, model, optimizer, noise, parallel)
     else:
+        fingerprint = dataset_fingerprint(dataset)
         split, state = _start(out, config, dataset, model, parallel.is_main)
 
     descriptor_term = _descriptor_term(out, config, dataset, split, device, parallel, progress)
@@ -129,7 +136,7 @@ def train(
         "total_steps": config.epochs * n_batches, "start_step": state.global_step, "epochs": config.epochs,
         "n_train": len(split.train_index), "n_val": len(split.val_index), "device": str(device),
     })
-    extras = lambda: _extras(config, dataset, state, optimizer, noise, parallel)  # noqa: E731 (late-bound snapshot)
+    extras = lambda: _extras(config, dataset, state, optimizer, noise, parallel, fingerprint)  # noqa: E731 (late-bound snapshot)
     stopped = False
     model.train()
     while state.epoch < config.epochs and not stopped:
@@ -160,7 +167,7 @@ def train(
             write_csv(out / HISTORY, pd.DataFrame(state.history))
         if row["val_total"] < state.best_val:
             state.best_val, state.best_epoch = row["val_total"], state.epoch
-            parallel.save(out / BEST, model, lambda: _best_extras(config, dataset, state))
+            parallel.save(out / BEST, model, lambda: _best_extras(config, dataset, state, fingerprint))
         parallel.save(out / LAST, model, extras)
         dispatch(callbacks, "on_epoch_end", state.epoch, row)
         stopped = stopped or (stop_event is not None and stop_event.is_set())
@@ -208,12 +215,18 @@ def _start(out: Path, config: TrainConfig, dataset: LatentDataset, model: Condit
 
 def _restore(out: Path, config: TrainConfig, dataset: LatentDataset, model: ConditionalVAE,
              optimizer: torch.optim.Optimizer, noise: torch.Generator,
-             parallel: DataParallel) -> tuple[Split, LoopState]:
+             parallel: DataParallel) -> tuple[Split, LoopState, dict[str, Any]]:
     path = out / LAST
     if not path.exists():
         raise ResumeError(f"{path}: nothing to resume (no last.pt); run without --resume to start training")
     payload = read_checkpoint(path)
     check_codec_compatible(payload.get("codec"), dataset.codec, str(path))
+    fingerprint, change = _dataset_change(path, payload.get("dataset"), dataset)
+    if change:
+        raise DatasetChangedError(
+            f"{path}: this run was trained on other data: {change}. Resuming would continue (and ship) a model of "
+            f"the old data; start a new run instead: delete or move {out} (or choose another --out), or restore the "
+            "latents and labels it was trained on")
     saved = dict(payload.get("train_config", {}))
     if isinstance(saved.get("model"), dict):  # keys added since it was written mean what they meant then
         saved["model"] = VAEConfig.from_dict(saved["model"], source=str(path), saved=True).to_dict()
@@ -231,13 +244,53 @@ def _restore(out: Path, config: TrainConfig, dataset: LatentDataset, model: Cond
     parallel.restore_rng(payload.get("rank_rng"), noise, path)
     state = LoopState(**payload["train_state"])
     split = load_split(out / SPLIT, dataset.labels)
-    return split, state
+    return split, state, fingerprint
+
+
+def dataset_fingerprint(dataset: LatentDataset, known: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The identity of the latents and labels files a run trains on (saved in its checkpoints)."""
+    known = known or {}
+    return {"latents": file_identity(dataset.latents_file, known.get("latents")),
+            "labels": file_identity(dataset.labels_file, known.get("labels"))}
+
+
+def _dataset_change(path: Path, saved: dict[str, Any] | None, dataset: LatentDataset) -> tuple[dict[str, Any], str | None]:
+    """This dataset's fingerprint, and what differs from the one ``path`` was trained on (None: nothing).
+
+    A checkpoint written before fingerprints were saved is trusted only if both files are older than the
+    run's ``split.json`` (written when the run started): then they cannot have been rewritten since.
+    """
+    current = dataset_fingerprint(dataset, saved)
+    files = {"latents": dataset.latents_file, "labels": dataset.labels_file}
+    if saved is None:
+        split = path.parent / SPLIT
+        started = split.stat().st_mtime_ns if split.is_file() else None
+        newer = [str(files[k]) for k in files if started is None or current[k]["mtime_ns"] > started]
+        if newer:
+            return current, (f"it predates the dataset record in checkpoints, and {' and '.join(newer)} "
+                             f"{'was' if len(newer) == 1 else 'were'} written after the run started ({SPLIT})")
+        return current, None
+    changed = [f"{files[k]} ({saved[k]['size']} -> {current[k]['size']} bytes, sha256 {saved[k]['sha256'][:12]} -> "
+               f"{current[k]['sha256'][:12]})" for k in files if not same_file(current[k], saved.get(k))]
+    return current, ("; ".join(changed) + " changed since it was trained") if changed else None
+
+
+def resume_dataset_change(out: str | Path, latents: str | Path, chunk_seconds: int) -> str | None:
+    """Why ``<out>/last.pt`` must not be resumed on the latents in ``latents`` (None: same data, or no run).
+
+    For a caller that owns ``out`` (the workflow): it can start afresh instead of failing the resume.
+    """
+    path = Path(out) / LAST
+    if not path.is_file():
+        return None
+    dataset = load_latent_dataset(latents, chunk_seconds)
+    return _dataset_change(path, read_checkpoint(path).get("dataset"), dataset)[1]
 
 
 def _extras(config: TrainConfig, dataset: LatentDataset, state: LoopState, optimizer: torch.optim.Optimizer,
-            noise: torch.Generator, parallel: DataParallel) -> dict[str, Any]:
+            noise: torch.Generator, parallel: DataParallel, fingerprint: dict[str, Any]) -> dict[str, Any]:
     return {
-        **_best_extras(config, dataset, state),
+        **_best_extras(config, dataset, state, fingerprint),
         "optimizer": optimizer.state_dict(),
         "train_state": asdict(state),
         "rng": {"noise": noise.get_state(), "torch": torch.get_rng_state()},
@@ -245,9 +298,11 @@ def _extras(config: TrainConfig, dataset: LatentDataset, state: LoopState, optim
     }
 
 
-def _best_extras(config: TrainConfig, dataset: LatentDataset, state: LoopState) -> dict[str, Any]:
+def _best_extras(config: TrainConfig, dataset: LatentDataset, state: LoopState,
+                 fingerprint: dict[str, Any]) -> dict[str, Any]:
     return {
         "codec": dataset.codec,
+        "dataset": fingerprint,  # what a resume compares (_dataset_change)
         "chunk_seconds": config.chunk_seconds,
         "epoch": len(state.history),  # completed epochs
         "metrics": dict(state.history[-1]) if state.history else {},
@@ -405,4 +460,4 @@ def resume_config(out: str | Path) -> TrainConfig:
     return TrainConfig.from_dict({**LEGACY, **saved, "resume": True}, source=str(path), saved=True)
 
 
-__all__ = ["DatasetError", "LoopState", "ResumeError", "TrainResult", "resume_config", "train", "validate"]
+__all__ = ["DatasetChangedError", "DatasetError", "LoopState", "ResumeError", "TrainResult", "resume_config", "resume_dataset_change", "train", "validate"]
