@@ -40,6 +40,8 @@ from emovae.progress import Progress
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 FORMAT_VERSION = 3  # 3: linear (version 2 had squared terms, continued beyond the box of descriptors it stored)
+
+
 def engine_fingerprint() -> str:
     """A hash of the engine's and the descriptors' source: a calibration is valid for one fingerprint."""
     return source_fingerprint((Path(__file__).parents[1] / "analysis" / "descriptors.py",))
