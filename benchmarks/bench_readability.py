@@ -6,8 +6,8 @@ the ``rules`` renderer, in ~30 s on 2 cores, so that an idea can be tried before
 
 1. render the demo songs as the demo dataset does (same plan, seeds and emotion curves;
    ``create_melodic_music`` at 24 kHz mono, without the MP3 round trip);
-2. cut 5 s chunks labelled as the preprocessing labels DEAM (the song's static label before 15 s,
-   the mean of the per-half-second curve after);
+2. cut 5 s chunks labelled by the preprocessing's own rule on the song's DEAM annotations (the static
+   label before 15 s, the mean of the half-second ratings after);
 3. fit the project's estimator on the training songs of the pipeline's own split
    (:func:`emovae.train.dataset.split_by_song`, the training defaults) and report its R^2 on the
    test songs;
@@ -33,7 +33,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
-from emovae.data.demo import DYNAMIC_START_S, DYNAMIC_STEP_S, DemoSong, plan_demo_songs  # noqa: E402
+from emovae.data.demo import DemoSong, plan_demo_songs  # noqa: E402
+from emovae.data.labels import SongAnnotations, chunk_windows, label_window  # noqa: E402
 from emovae.eval.estimator import EmotionEstimator  # noqa: E402
 from emovae.eval.features import extract_features  # noqa: E402
 from emovae.music import create_melodic_music  # noqa: E402
@@ -47,20 +48,18 @@ CHUNK_S = 5
 
 
 def song_chunks(song: DemoSong) -> list[tuple[int, float, float, np.ndarray]]:
-    """(song id, valence label, arousal label, features) of each whole 5 s chunk of one demo song."""
+    """(song id, valence label, arousal label, features) of each whole 5 s chunk of one demo song, labelled
+    by the preprocessing's own rule (:func:`emovae.data.labels.label_window`) on the song's DEAM annotations."""
     audio = np.asarray(create_melodic_music(np.asarray(song.valence), np.asarray(song.arousal), song.seconds,
                                             seed=song.seed, sample_rate=CHUNK_RATE))
-    valence, arousal = np.asarray(song.valence), np.asarray(song.arousal)
-    knots = song.curve_times()
+    times = song.dynamic_times()
+    annotations = SongAnnotations(song.song_id, (float(np.mean(song.valence)), float(np.mean(song.arousal))),
+                                  times, *song.at(times))
     rows = []
-    for start in range(0, int(song.seconds) - CHUNK_S + 1, CHUNK_S):
-        if start >= DYNAMIC_START_S:
-            rated = np.arange(start, start + CHUNK_S, DYNAMIC_STEP_S)
-            label = float(np.interp(rated, knots, valence).mean()), float(np.interp(rated, knots, arousal).mean())
-        else:
-            label = float(valence.mean()), float(arousal.mean())
-        clip = audio[start * CHUNK_RATE:(start + CHUNK_S) * CHUNK_RATE]
-        rows.append((song.song_id, *label, extract_features(clip, CHUNK_RATE)))
+    for start, end in chunk_windows(song.seconds, CHUNK_S):
+        label = label_window(annotations, start, end)
+        clip = audio[int(start) * CHUNK_RATE:int(end) * CHUNK_RATE]
+        rows.append((song.song_id, label.valence, label.arousal, extract_features(clip, CHUNK_RATE)))
     return rows
 
 
