@@ -17,8 +17,8 @@ sharded run (:mod:`emovae.codec.sharding`) write one sub-folder each, and every 
 the consolidated files carry the codec identity, and a run with another codec refuses to continue.
 
 Stale latents are never reused: every latent is recorded with the stamp of the chunk wav it was encoded
-from (size, mtime_ns and a BLAKE2b digest of the file, taken before the audio is read), in its shard and
-then in ``audio_stamps_<S>s.json``. A chunk counts as encoded only while its wav still matches that stamp:
+from (size, mtime_ns and a SHA-256 digest of the file, :func:`emovae.io.file_identity`, taken before the
+audio is read), in its shard and then in ``audio_stamps_<S>s.json``. A chunk counts as encoded only while its wav still matches that stamp:
 same size and mtime, or (after a copy or a rewrite of identical bytes) the same digest. A chunk whose audio
 changed under the same id (preprocess re-chunked a replaced song) is encoded again and the consolidated
 file takes the new latent (``EncodeResult.n_audio_changed``). Latents written before stamps were recorded
@@ -42,7 +42,6 @@ Bad input policy (each case is recorded in the report, by chunk id and file):
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -60,7 +59,7 @@ from emovae.codec.encodec_codec import Codec, LatentKind, Precision, configure_t
 from emovae.codec.identity import ensure_same_codec, read_identity
 from emovae.device import resolve_device
 from emovae.distributed import rank_device
-from emovae.io import atomic_path, read_json, save_npy, write_csv, write_json
+from emovae.io import atomic_path, file_identity, read_json, same_file, save_npy, write_csv, write_json
 from emovae.progress import Progress
 
 REQUIRED_CHUNK_COLUMNS = ("chunk_id", "song_id", "chunk_index", "start_s", "end_s", "valence", "arousal",
@@ -133,32 +132,18 @@ def stamps_path(out_dir: str | Path, chunk_seconds: int) -> Path:
     return Path(out_dir) / f"audio_stamps_{int(chunk_seconds)}s.json"
 
 
-def chunk_stamp(path: Path) -> dict[str, Any]:
-    """What identifies the audio of one chunk wav: size, mtime_ns and a digest (~0.2 ms for a 5 s chunk)."""
-    stat = path.stat()
-    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "blake2b": _digest(path)}
-
-
-def _digest(path: Path) -> str:
-    return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
-
-
 def stamp_check(stamp: dict[str, Any] | None, path: Path) -> dict[str, Any] | None:
-    """The stamp of ``path`` now if its audio is the one ``stamp`` describes, else None.
+    """The stamp (:func:`emovae.io.file_identity`) of ``path`` now if its audio is the one ``stamp``
+    describes, else None.
 
     Size and mtime equal: the same file, no read. Same size but another mtime (a copy, or identical bytes
-    written again): the digest decides, and the returned stamp carries the new mtime.
+    written again): the digest decides, and the returned stamp carries the new mtime. Another size: not
+    the same audio, nothing read.
     """
-    if not stamp:
+    if not stamp or path.stat().st_size != stamp.get("size"):
         return None
-    stat = path.stat()
-    if stat.st_size != stamp.get("size"):
-        return None
-    if stat.st_mtime_ns == stamp.get("mtime_ns"):
-        return stamp
-    if _digest(path) != stamp.get("blake2b"):
-        return None
-    return {**stamp, "mtime_ns": stat.st_mtime_ns}
+    current = file_identity(path, known=stamp)
+    return current if same_file(current, stamp) else None
 
 
 @dataclass
@@ -508,7 +493,7 @@ def _load_chunk(folder: Path, row: Any, n_samples: int, config: EncodeConfig,
         issues.append(ChunkIssue(str(row.chunk_id), str(path), problem, action, detail))
 
     try:
-        stamp = chunk_stamp(path)
+        stamp = file_identity(path)
     except (FileNotFoundError, IsADirectoryError):
         report("missing", "skipped", "file listed in metadata.csv does not exist")
         return None, None

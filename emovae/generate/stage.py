@@ -13,7 +13,6 @@ sidecar records ``sample_rate``, ``channels`` and the ``timbre`` that played.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,7 +27,7 @@ from emovae.generate.generator import GenerationRequest, get_generator, to_emoti
 from emovae.generate.plots import plot_preset_comparison
 from emovae.generate.render import MIDI_NEEDS_SCORE, MIDI_RENDERERS, validate_renderer
 from emovae.generate.sampler import GenerationInputError
-from emovae.io import read_json, save_npy, write_json
+from emovae.io import file_identity, read_json, save_npy, write_json
 from emovae.model.score import SCORE_DECODER_FILE
 from emovae.music.fingerprint import source_fingerprint
 from emovae.progress import Progress
@@ -100,7 +99,7 @@ def _mtime_ns(path: Path) -> int | None:
 
 def _content(path: Path) -> str | None:
     """A digest of a small file: the training stage rewrites the score decoder on every run, mostly unchanged."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else None
+    return file_identity(path)["sha256"][:16] if path.is_file() else None
 
 
 def _request_key(request: GenerationRequest) -> dict:
