@@ -148,3 +148,12 @@ def test_the_master_leaves_the_bus_alone_and_tilts_by_the_formula(bus):
     high = pedalboard.HighpassFilter(cutoff_frequency_hz=settings.brightness_cutoff_hz)(bus, SR)
     k = (settings.brightness_depth * (2.0 * brightness - 1.0)).astype(np.float32)
     np.testing.assert_array_equal(_tilt(bus, brightness, SR, settings), bus + k[None, :] * high)
+
+
+@pytest.mark.parametrize("hop, n_samples", [(441, 441_000), (240, 240_017), (7, 1000)])
+def test_the_brightness_curve_is_upsampled_as_np_interp_would_bit_for_bit(hop, n_samples):
+    from emovae.music.mix import _upsample
+
+    frames = np.cumsum(np.random.default_rng(hop).normal(size=n_samples // hop + 2))
+    expected = np.interp(np.arange(n_samples), np.arange(frames.size) * hop, frames).astype(np.float32)
+    np.testing.assert_array_equal(_upsample(frames, hop, n_samples), expected)
