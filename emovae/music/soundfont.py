@@ -26,7 +26,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -47,6 +47,8 @@ DRUM_RING_S = 2.0  # a drum rings this long whatever the score's note length (a 
 # starts (where the new attack masks it). Measured on a 10 s grid: the slowest piece 301 -> 87 ms, the
 # tails it ends 32 dB below the piece's level, pieces without stacked tails unchanged bit for bit.
 MAX_VOICES = 48
+# The stretches the render hands to the mix's worker thread (emovae.music.mix.LinearStages): SEE_REPORT
+STREAM_BLOCK_S = 0.25
 FLUSH_S = 0.02  # after reset() voices still fade over tinysoundfont's 10 ms quick release: render them away
 LEVEL_NOTE_S = 0.5  # length of the reference note a preset's level is measured on
 LEVEL_VELOCITY = 100
@@ -111,6 +113,13 @@ def render_soundfont(parts: Sequence[Placement], programs: Mapping[Voice, int], 
     return load_soundfont(path, sample_rate, max_voices).render(parts, programs, n_samples)
 
 
+def stream_soundfont(parts: Sequence[Placement], programs: Mapping[Voice, int], sample_rate: int, n_samples: int,
+                     on_block: Callable[[np.ndarray], None], path: str | os.PathLike | None = None,
+                     max_voices: int = MAX_VOICES) -> None:
+    """:func:`render_soundfont`'s bus handed to ``on_block`` stretch by stretch as it renders, ``(2, m)`` views."""
+    load_soundfont(path, sample_rate, max_voices).stream(parts, programs, n_samples, on_block)
+
+
 class SoundFontSynth:
     """One tinysoundfont synth with one SoundFont loaded, rendering whole pieces (thread-safe: one at a time)."""
 
@@ -131,6 +140,12 @@ class SoundFontSynth:
 
     def render(self, parts: Sequence[Placement], programs: Mapping[Voice, int], n_samples: int) -> np.ndarray:
         """Stereo float32 ``(2, n_samples)`` of ``parts``, each on its own channel (module docstring)."""
+        return np.ascontiguousarray(self.stream(parts, programs, n_samples).T)
+
+    def stream(self, parts: Sequence[Placement], programs: Mapping[Voice, int], n_samples: int,
+               on_block: Callable[[np.ndarray], None] | None = None) -> np.ndarray:
+        """:meth:`render`'s samples, interleaved ``(n_samples, 2)``; ``on_block`` gets each finished
+        stretch of at least :data:`STREAM_BLOCK_S` as a ``(2, m)`` view, in order, while the rest renders."""
         with self._lock:
             channels = self._channels(parts, programs)
             volumes = [SOUNDFONT_BALANCE[p.voice] * REFERENCE_LEVEL / self._level(p.voice, program)
@@ -141,8 +156,8 @@ class SoundFontSynth:
                 self._font.channel_set_pan(channel, 0.5 + 0.5 * float(np.clip(part.position, -1.0, 1.0)))
                 self._font.channel_set_volume(channel, float(volume))
             out = np.zeros((n_samples, 2), dtype=F32)
-            self._play([(channel, part.voice, part.events) for channel, part, _ in channels], out)
-        return np.ascontiguousarray(out.T)
+            self._play([(channel, part.voice, part.events) for channel, part, _ in channels], out, on_block)
+        return out
 
     def _channels(self, parts: Sequence[Placement], programs: Mapping[Voice, int]) -> list[tuple[int, Placement, int]]:
         """(channel, part, program) of each part: drums on channel 10, the others on the free channels in order."""
@@ -191,8 +206,13 @@ class SoundFontSynth:
             self._levels[key] = rms if rms > 1e-6 else REFERENCE_LEVEL  # a silent preset: leave its level alone
         return self._levels[key]
 
-    def _play(self, channels: list[tuple[int, Voice, NoteEvents]], out: np.ndarray) -> None:
-        """Note-ons and note-offs in sample order, ``generate()`` filling ``out`` between them."""
+    def _play(self, channels: list[tuple[int, Voice, NoteEvents]], out: np.ndarray,
+              on_block: Callable[[np.ndarray], None] | None = None) -> None:
+        """Note-ons and note-offs in sample order, ``generate()`` filling ``out`` between them.
+
+        The blocks for ``on_block`` end where a ``generate()`` call ends: splitting a call would move
+        tinysoundfont's 64-sample envelope steps, and the samples with them.
+        """
         rate, n_samples = self.sample_rate, out.shape[0]
         columns = []  # sample, kind (0 off, 1 on), channel, key, velocity
         for channel, voice, events in channels:
@@ -211,17 +231,23 @@ class SoundFontSynth:
         table = table[:, np.lexsort((table[1], table[0]))]  # by time; at one time, offs before ons
         view = memoryview(out).cast("B")
         frame = 2 * out.itemsize
-        position = 0
+        position = handed = 0
+        block = int(STREAM_BLOCK_S * self.sample_rate) if on_block is not None else n_samples + 1
         for time, kind, channel, key, velocity in table.T.tolist():
             if time > position:
                 self.synth.generate(time - position, buffer=view[position * frame : time * frame])
                 position = time
+                if position - handed >= block:
+                    on_block(out[handed:position].T)
+                    handed = position
             if kind:
                 self.synth.noteon(channel, key, velocity)
             else:
                 self.synth.noteoff(channel, key)
         if position < n_samples:
             self.synth.generate(n_samples - position, buffer=view[position * frame :])
+        if on_block is not None and handed < n_samples:
+            on_block(out[handed:].T)
 
 
 def _next_hit(onset: np.ndarray, keys: np.ndarray) -> np.ndarray:
