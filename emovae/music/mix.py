@@ -11,7 +11,9 @@ the measurement:
 * **brightness** (:func:`brightness_curve`): the notes' per-note brightness becomes a per-sample
   tilt of the bus, dark (a first-order low-pass) at 0, neutral at 0.5, a +6 dB high shelf at 1, so
   the spectral centroid follows the emotion even where a sampled instrument cannot be re-voiced;
-* **room and glue** (:func:`master_bus`): a modest Freeverb room, then gentle bus compression;
+* **room and glue** (:func:`master_bus`): a modest Freeverb room, then gentle bus compression; the
+  tilt and the room are linear and run block by block (:class:`LinearStages`), so the SoundFont
+  path streams the bus through them while the synth is still rendering;
 * **loudness**: normalised to an integrated loudness in LUFS (ITU-R BS.1770, what streaming
   services normalise to), not to raw RMS, so a bass-heavy piece and a bright one at the same
   setting sound equally loud; the target is the engine's ``loudness_db`` parameter plus a fixed
@@ -475,11 +477,12 @@ class LinearStages:
             raise errors[0]
 
 
-# The worker needs the GIL back after each pedalboard call (which releases it), while the synth's
-# generate() calls hold it; at Python's default 5 ms switch interval the worker waited that long at
-# every hand-over and the overlap saved 1.5 ms of 35. Shorter, the waits shrink; measured on a 10 s
-# happy piece (interleaved A/B, medians of 15): SEE_REPORT.
-SWITCH_INTERVAL_S = 1e-4
+# The worker needs the GIL back after each pedalboard or NumPy call that released it, while the synth's
+# generate() calls hold it: at Python's default 5 ms switch interval it waited that long at every
+# hand-over and fell behind (the happy piece's render with the stages threaded 74.4 ms, in one thread
+# 73.8: nothing gained); at 1e-3 s 72.1, 1e-4 65.5, 5e-5 62.9 (0.5 s blocks; idle machine, medians of
+# 15 interleaved). Process-wide while a render streams: other threads only switch more often then.
+SWITCH_INTERVAL_S = 5e-5
 _switch_lock = threading.Lock()
 _switch_users = 0
 _switch_saved = 0.0
