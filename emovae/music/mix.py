@@ -357,8 +357,8 @@ class LinearStages:
     the SoundFont renderer hands each finished stretch to a worker thread that runs these stages on
     the second core while the synth renders the rest (:meth:`in_background`). The staging gain, which
     the bus had before the room when the room ran one-shot, is applied after it (:func:`finish_master`):
-    both are linear, so only float32 rounding tells the orders apart (-128 dB and below on the
-    four presets).
+    both are linear, so only float32 rounding tells the orders apart (the master moved by -114 dB
+    or less relative to the piece: four presets, seeds 0-1, 44.1 kHz stereo and 24 kHz mono).
 
     The tilt is ``bus + k(t) * highpass(bus)`` with ``k = depth * (2 * brightness - 1)``: a first-order
     high-pass and its low-pass complement sum to the input exactly (same pole, bilinear transform), so
