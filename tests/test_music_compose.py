@@ -208,3 +208,18 @@ def test_a_motif_always_returns_near_its_start_and_drawing_one_ends():
         for notes_per_beat in (0.5, 1.0, 3.0):
             motif = _new_motif(notes_per_beat, 1.0, np.random.default_rng(seed))
             assert abs(sum(motif.steps)) <= 2 and motif.steps[0] == 0
+
+
+def test_the_contour_drift_of_a_bar_is_the_per_note_lookup_bit_for_bit():
+    """The drift is looked up for a whole bar at once; each value is the one a lookup per note gives."""
+    from emovae.music.compose import BeatGrid, _contour_drift
+    from emovae.music.controls import CONTOUR_SEMITONES
+
+    seconds = 10.0
+    controls = MusicControls.random(3, seconds)
+    grid = BeatGrid(EmotionCurve(0.7, 0.6, seconds))
+    offsets = [0.0, 0.5, 1.25, 2.0, 3.75]
+    for start_beat in (0, 4, 8):
+        start = float(controls.at(float(grid.time(start_beat)) / seconds)[0])
+        one_by_one = [CONTOUR_SEMITONES * (float(controls.at(float(grid.time(start_beat + o)) / seconds)[0]) - start) for o in offsets]
+        assert _contour_drift(grid, controls, seconds, start_beat)(offsets).tolist() == one_by_one

@@ -137,14 +137,96 @@ def test_the_master_leaves_the_bus_alone_and_tilts_by_the_formula(bus):
     (done in place on the high pass) is ``bus + k * highpass(bus)`` bit for bit."""
     import pedalboard
 
-    from emovae.music.mix import _tilt
+    from emovae.music.mix import LinearStages
 
     before = bus.copy()
     brightness = np.linspace(0.0, 1.0, bus.shape[1], dtype=np.float32)
     for curve in (None, brightness):
         master_bus(bus, SR, -18.0, 2, curve)
         np.testing.assert_array_equal(bus, before)
-    settings = MixSettings()
-    high = pedalboard.HighpassFilter(cutoff_frequency_hz=settings.brightness_cutoff_hz)(bus, SR)
-    k = (settings.brightness_depth * (2.0 * brightness - 1.0)).astype(np.float32)
-    np.testing.assert_array_equal(_tilt(bus, brightness, SR, settings), bus + k[None, :] * high)
+    stages = LinearStages(SR, bus.shape[1], brightness, DRY)
+    stages.push(bus)
+    high = pedalboard.HighpassFilter(cutoff_frequency_hz=DRY.brightness_cutoff_hz)(bus, SR)
+    k = (DRY.brightness_depth * (2.0 * brightness - 1.0)).astype(np.float32)
+    np.testing.assert_array_equal(stages.result(), bus + k[None, :] * high)
+
+
+@pytest.mark.parametrize("hop, n_samples", [(441, 441_000), (240, 240_017), (7, 1000)])
+def test_the_brightness_curve_is_upsampled_as_np_interp_would_bit_for_bit(hop, n_samples):
+    from emovae.music.mix import _upsample
+
+    frames = np.cumsum(np.random.default_rng(hop).normal(size=n_samples // hop + 2))
+    expected = np.interp(np.arange(n_samples), np.arange(frames.size) * hop, frames).astype(np.float32)
+    np.testing.assert_array_equal(_upsample(frames, hop, n_samples), expected)
+
+
+@pytest.mark.parametrize("settings", [MixSettings(), DRY])
+@pytest.mark.parametrize("tilted", [False, True])
+def test_the_bus_streamed_in_any_blocks_masters_as_the_whole_bus_does_bit_for_bit(bus, settings, tilted):
+    """Blocks shorter than pedalboard's buffer, longer, ragged, in a worker thread or not: the filters'
+    state carries over and the staging RMS is summed on fixed chunks, so every way gives the same bits."""
+    from emovae.music.mix import LinearStages, finish_master
+
+    brightness = np.linspace(0.0, 1.0, bus.shape[1], dtype=np.float32) if tilted else None
+    whole = master_bus(bus, SR, -18.0, 2, brightness, settings)
+    n = bus.shape[1]
+    for cuts in ([100, 5000, 5001, 30_000, 30_001], list(range(0, n, 3000)), [20_000, 70_000]):
+        for background in (False, True):
+            stages = LinearStages(SR, n, brightness, settings)
+            edges = [0, *[c for c in cuts if 0 < c < n], n]
+            if background:
+                with stages.in_background() as hand_over:
+                    for a, b in zip(edges[:-1], edges[1:]):
+                        hand_over(bus[:, a:b])
+            else:
+                for a, b in zip(edges[:-1], edges[1:]):
+                    stages.push(bus[:, a:b])
+            np.testing.assert_array_equal(finish_master(stages, -18.0, 2), whole)
+
+
+def test_the_staging_gain_after_the_room_is_the_gain_before_it_to_float_rounding(bus):
+    """The room is linear, so the gain that brings the bus to ``staging_db`` may follow it: the master
+    differs from the old order (gain, room, compressor) only by float32 rounding, far below hearing."""
+    import pedalboard
+
+    from emovae.music.mix import LinearStages, _compressor
+
+    s = MixSettings()
+    stages = LinearStages(SR, bus.shape[1], None, s)
+    stages.push(bus)
+    gain = np.float32(10.0 ** (s.staging_db / 20.0) / stages.tilted_rms())
+    new = _compressor(s)(stages.result() * gain, SR)
+    room = pedalboard.Reverb(room_size=s.reverb_room_size, damping=s.reverb_damping, wet_level=s.reverb_wet,
+                             dry_level=s.reverb_dry, width=s.reverb_width)
+    old = pedalboard.Pedalboard([room, _compressor(s)])(bus * gain, SR)
+    error_db = 10.0 * np.log10(np.mean(np.square(new - old, dtype=np.float64)) / np.mean(np.square(old, dtype=np.float64)))
+    assert error_db < -100.0
+
+
+def _mix_threads() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "emovae-mix"]
+
+
+def test_the_worker_thread_ends_with_the_block_and_its_errors_reach_the_caller(bus):
+    """Whatever fails, in the worker or in the body, the worker is joined before the error propagates,
+    and Python's switch interval is back to what it was."""
+    import sys
+
+    from emovae.music.mix import LinearStages
+
+    interval = sys.getswitchinterval()
+    stages = LinearStages(SR, 1000, None, DRY)
+    with pytest.raises(ValueError, match="2000 samples pushed"):
+        with stages.in_background() as hand_over:
+            hand_over(bus[:, :2000])  # more than the stages were made for: raised in the worker
+    assert not _mix_threads() and sys.getswitchinterval() == interval
+    stages = LinearStages(SR, bus.shape[1], None, DRY)
+    with pytest.raises(KeyError):
+        with stages.in_background() as hand_over:
+            hand_over(bus[:, :10_000])
+            raise KeyError("the synth failed")
+    assert not _mix_threads() and sys.getswitchinterval() == interval
+    with pytest.raises(RuntimeError, match=r"got \d+ of the bus"):
+        stages.result()  # an abandoned stream is not mistaken for a whole bus

@@ -11,7 +11,9 @@ the measurement:
 * **brightness** (:func:`brightness_curve`): the notes' per-note brightness becomes a per-sample
   tilt of the bus, dark (a first-order low-pass) at 0, neutral at 0.5, a +6 dB high shelf at 1, so
   the spectral centroid follows the emotion even where a sampled instrument cannot be re-voiced;
-* **room and glue** (:func:`master_bus`): a modest Freeverb room, then gentle bus compression;
+* **room and glue** (:func:`master_bus`): a modest Freeverb room, then gentle bus compression; the
+  tilt and the room are linear and run block by block (:class:`LinearStages`), so the SoundFont
+  path streams the bus through them while the synth is still rendering;
 * **loudness**: normalised to an integrated loudness in LUFS (ITU-R BS.1770, what streaming
   services normalise to), not to raw RMS, so a bass-heavy piece and a bright one at the same
   setting sound equally loud; the target is the engine's ``loudness_db`` parameter plus a fixed
@@ -25,8 +27,13 @@ tanh soft limit), bit for bit, so pieces and calibrations made with it stay repr
 
 from __future__ import annotations
 
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from queue import SimpleQueue
 
 import numpy as np
 import pedalboard
@@ -161,7 +168,20 @@ def brightness_curve(events: NoteEvents, sample_rate: int, n_samples: int,
     frames = weighted[last] / weight[last]
     width = max(1, int(round(settings.brightness_smoothing_s * sample_rate / hop)))
     frames = np.convolve(np.pad(frames, (width // 2, width - 1 - width // 2), mode="edge"), np.ones(width) / width, "valid")
-    return np.interp(np.arange(n_samples), np.arange(n_frames) * hop, frames).astype(F32)
+    return _upsample(frames, hop, n_samples)
+
+
+def _upsample(frames: np.ndarray, hop: int, n_samples: int) -> np.ndarray:
+    """``np.interp(np.arange(n_samples), np.arange(len(frames)) * hop, frames)`` as float32, bit for bit.
+
+    On a uniform grid the sample ``k * hop + r`` is ``slope[k] * r + frames[k]``, the very expression
+    np.interp evaluates (in float64, the same roundings), without its search for each sample's
+    interval: the whole curve 4.7 -> 1.1 ms for 10 s at 44.1 kHz. ``frames`` must reach past the last sample.
+    """
+    slopes = (frames[1:] - frames[:-1]) / hop
+    out = np.multiply.outer(slopes, np.arange(hop, dtype=np.float64))
+    out += frames[:-1, None]
+    return out.reshape(-1)[:n_samples].astype(F32)
 
 
 def master_bus(bus: np.ndarray, sample_rate: int, loudness_db: float | None, channels: int = 2,
@@ -199,12 +219,23 @@ def master_bus(bus: np.ndarray, sample_rate: int, loudness_db: float | None, cha
     audio = np.asarray(bus, dtype=F32)
     if audio.ndim != 2 or audio.shape[0] != 2:
         raise ValueError(f"the bus must be stereo, shape (2, n_samples); got {audio.shape}")
-    # The tilt returns a new array; without it, copy here: the gains below work in place on the caller's bus.
-    audio = _tilt(audio, brightness, sample_rate, settings) if brightness is not None else audio.copy()
-    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
+    stages = LinearStages(sample_rate, audio.shape[1], brightness, settings)
+    stages.push(audio)
+    return finish_master(stages, loudness_db, channels)
+
+
+def finish_master(stages: "LinearStages", loudness_db: float | None, channels: int = 2) -> np.ndarray:
+    """The rest of :func:`master_bus` once the whole bus has passed the linear stages: staging gain,
+    compressor, loudness, limiter, fold-down, edge fades.
+
+    These stages hang on the level of the whole piece (the staging gain on its RMS, the compressor on
+    that gain, the loudness on everything), so they wait for the last sample.
+    """
+    audio, settings, sample_rate = stages.result(), stages.settings, stages.sample_rate
+    rms = stages.tilted_rms()
     if loudness_db is not None and rms > 1e-9:
         audio *= F32(10.0 ** (settings.staging_db / 20.0) / rms)
-    audio = _room_and_glue(settings)(audio, sample_rate)
+    audio = _compressor(settings)(audio, sample_rate)
     limiter = pedalboard.BrickwallLimiter(ceiling_db=settings.limiter_ceiling_db, release_ms=settings.limiter_release_ms)
     if loudness_db is None:
         audio = limiter(audio, sample_rate)
@@ -308,33 +339,178 @@ def fade_edges(audio: np.ndarray, sample_rate: int, seconds: float) -> np.ndarra
     return audio
 
 
-def _tilt(audio: np.ndarray, brightness: np.ndarray, sample_rate: int, settings: MixSettings) -> np.ndarray:
-    """``bus + k(t) * highpass(bus)`` with ``k = depth * (2 * brightness - 1)``.
+# pedalboard processes a call in chunks of min(buffer_size, the call's length) and prepares a plugin
+# afresh, clearing its state, whenever that grows from one call to the next; so every call but the
+# last gets at least this many samples, and the chunk size stays at it.
+PEDALBOARD_BLOCK = 8192
+# The staging gain's RMS is summed chunk by chunk as the bus streams (in the worker thread: the whole
+# sum at the end was 2.9 ms on the critical path), over chunks fixed on the bus, so any blocks give
+# the same bits.
+RMS_CHUNK = 8192
 
-    A first-order high-pass and its low-pass complement sum to the input exactly (same pole, bilinear
-    transform), so k = -1 is the low-passed bus, 0 the bus itself and +1 a +6 dB shelf above the
-    cutoff: one filter pass, no phase smearing between crossfaded copies.
+
+class LinearStages:
+    """The bus's linear stages, brightness tilt then room (reverb), fed the bus in order, block by block.
+
+    Both are filters whose state carries from one block to the next (pedalboard's ``reset=False``),
+    so pushing the bus in any blocks gives the one-shot result bit for bit (tests/test_music_mix.py):
+    the SoundFont renderer hands each finished stretch to a worker thread that runs these stages on
+    the second core while the synth renders the rest (:meth:`in_background`). The staging gain, which
+    the bus had before the room when the room ran one-shot, is applied after it (:func:`finish_master`):
+    both are linear, so only float32 rounding tells the orders apart (the master moved by -114 dB
+    or less relative to the piece: four presets, seeds 0-1, 44.1 kHz stereo and 24 kHz mono).
+
+    The tilt is ``bus + k(t) * highpass(bus)`` with ``k = depth * (2 * brightness - 1)``: a first-order
+    high-pass and its low-pass complement sum to the input exactly (same pole, bilinear transform), so
+    k = -1 is the low-passed bus, 0 the bus itself and +1 a +6 dB shelf above the cutoff: one filter
+    pass, no phase smearing between crossfaded copies.
     """
-    if brightness.shape != (audio.shape[-1],):
-        raise ValueError(f"brightness must have one value per sample, shape ({audio.shape[-1]},); got {brightness.shape}")
-    high = pedalboard.HighpassFilter(cutoff_frequency_hz=settings.brightness_cutoff_hz)(audio, sample_rate)
-    tilt = (settings.brightness_depth * (2.0 * np.asarray(brightness, dtype=F32) - 1.0)).astype(F32)
-    high *= tilt[None, :]  # in place on the filter's own output: the same products and sums, no temporaries
-    high += audio
-    return high
+
+    def __init__(self, sample_rate: int, n_samples: int, brightness: np.ndarray | None = None,
+                 settings: MixSettings = MixSettings()):
+        if brightness is not None and np.shape(brightness) != (n_samples,):
+            raise ValueError(f"brightness must have one value per sample, shape ({n_samples},); got {np.shape(brightness)}")
+        self.sample_rate, self.n_samples, self.settings = sample_rate, n_samples, settings
+        self.tilted = np.empty((2, n_samples), dtype=F32)  # what the staging gain's RMS is measured on
+        self.wet = np.empty((2, n_samples), dtype=F32) if settings.reverb_wet > 0 else self.tilted
+        self._tilt = None
+        self._highpass = self._reverb = None
+        if brightness is not None:
+            self._tilt = (settings.brightness_depth * (2.0 * np.asarray(brightness, dtype=F32) - 1.0)).astype(F32)
+            self._highpass = pedalboard.HighpassFilter(cutoff_frequency_hz=settings.brightness_cutoff_hz)
+        if settings.reverb_wet > 0:
+            self._reverb = pedalboard.Reverb(room_size=settings.reverb_room_size, damping=settings.reverb_damping,
+                                             wet_level=settings.reverb_wet, dry_level=settings.reverb_dry,
+                                             width=settings.reverb_width)
+        self.done = 0  # samples through both stages
+        self._pending: list[np.ndarray] = []  # pushed, not yet processed
+        self._queued = 0
+        self._squares: list[np.ndarray] = []  # (2, chunks) sums of squares, in order
+        self._summed = 0  # samples whose squares are in them
+
+    def push(self, block: np.ndarray) -> None:
+        """The bus's next ``(2, m)`` samples (any strides: a view of the synth's buffer will do, left
+        untouched until :meth:`result`). Short blocks wait for the next: see :data:`PEDALBOARD_BLOCK`."""
+        self._pending.append(block)
+        self._queued += block.shape[1]
+        if self.done + self._queued > self.n_samples:
+            raise ValueError(f"{self.done + self._queued} samples pushed into stages for {self.n_samples}")
+        if self._queued >= PEDALBOARD_BLOCK or self.done + self._queued == self.n_samples:
+            dry = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending, axis=1)
+            self._pending, self._queued = [], 0
+            self._process(np.ascontiguousarray(dry, dtype=F32))
+
+    def _process(self, dry: np.ndarray) -> None:
+        start, stop = self.done, self.done + dry.shape[1]
+        tilted = self.tilted[:, start:stop]
+        if self._highpass is None:
+            tilted[...] = dry
+        else:
+            high = self._highpass.process(dry, self.sample_rate, buffer_size=PEDALBOARD_BLOCK, reset=False)
+            high *= self._tilt[None, start:stop]  # in place on the filter's own output: no temporaries
+            high += dry
+            tilted[...] = high
+        if self._reverb is not None:
+            self.wet[:, start:stop] = self._reverb.process(tilted, self.sample_rate, buffer_size=PEDALBOARD_BLOCK,
+                                                           reset=False)
+        self._sum_squares(stop)
+        self.done = stop
+
+    def _sum_squares(self, stop: int) -> None:
+        """Sum the squares of the tilted bus's whole :data:`RMS_CHUNK` chunks before ``stop`` (and the
+        piece's last, partial chunk at its end): the same sums whichever blocks the bus came in."""
+        start = self._summed
+        whole = start + (stop - start) // RMS_CHUNK * RMS_CHUNK
+        if whole > start:
+            squares = np.square(self.tilted[:, start:whole], dtype=np.float64)
+            self._squares.append(squares.reshape(2, -1, RMS_CHUNK).sum(axis=2))
+        if stop == self.n_samples and whole < stop:
+            self._squares.append(np.square(self.tilted[:, whole:stop], dtype=np.float64).sum(axis=1, keepdims=True))
+            whole = stop
+        self._summed = whole
+
+    def result(self) -> np.ndarray:
+        """The bus through both stages, ``(2, n)`` float32 (the stages' own array: the caller may change it)."""
+        if self.done != self.n_samples:
+            raise RuntimeError(f"the stages got {self.done} of the bus's {self.n_samples} samples")
+        return self.wet
+
+    def tilted_rms(self) -> float:
+        """RMS of the tilted bus (before the room), what the staging gain brings to ``staging_db``."""
+        if not self.tilted.size:
+            return 0.0
+        return float(np.sqrt(np.concatenate(self._squares, axis=1).sum() / self.tilted.size))
+
+    @contextmanager
+    def in_background(self) -> Iterator[Callable[[np.ndarray], None]]:
+        """A function that hands blocks to a worker thread running :meth:`push`, for the ``with`` body.
+
+        Leaving the block joins the worker (so no thread outlives it) and raises what the worker
+        raised; an exception in the body abandons the blocks still queued. The body must hand over
+        the blocks' samples untouched until then.
+        """
+        queue: SimpleQueue[np.ndarray | None] = SimpleQueue()
+        errors: list[BaseException] = []
+        abandon = threading.Event()
+
+        def work() -> None:
+            try:
+                while (block := queue.get()) is not None:
+                    if not abandon.is_set():
+                        self.push(block)
+            except BaseException as error:  # handed to the caller's thread, raised there
+                errors.append(error)
+                abandon.set()
+
+        worker = threading.Thread(target=work, name="emovae-mix", daemon=True)
+        with _short_switch_interval():
+            worker.start()
+            try:
+                yield queue.put
+            except BaseException:
+                abandon.set()
+                raise
+            finally:
+                queue.put(None)
+                worker.join()
+        if errors:
+            raise errors[0]
 
 
-def _room_and_glue(settings: MixSettings) -> pedalboard.Pedalboard:
-    """Reverb (skipped when dry) then the bus compressor; a fresh board, so no state leaks between pieces."""
-    stages = []
-    if settings.reverb_wet > 0:
-        stages.append(pedalboard.Reverb(room_size=settings.reverb_room_size, damping=settings.reverb_damping,
-                                        wet_level=settings.reverb_wet, dry_level=settings.reverb_dry,
-                                        width=settings.reverb_width))
-    stages.append(pedalboard.Compressor(threshold_db=settings.compressor_threshold_db, ratio=settings.compressor_ratio,
-                                        attack_ms=settings.compressor_attack_ms,
-                                        release_ms=settings.compressor_release_ms))
-    return pedalboard.Pedalboard(stages)
+# The worker needs the GIL back after each pedalboard or NumPy call that released it, while the synth's
+# generate() calls hold it: at Python's default 5 ms switch interval it waited that long at every
+# hand-over and fell behind (the happy piece's render with the stages threaded 74.4 ms, in one thread
+# 73.8: nothing gained); at 1e-3 s 72.1, 1e-4 65.5, 5e-5 62.9 (0.5 s blocks; idle machine, medians of
+# 15 interleaved). Process-wide while a render streams: other threads only switch more often then.
+SWITCH_INTERVAL_S = 5e-5
+_switch_lock = threading.Lock()
+_switch_users = 0
+_switch_saved = 0.0
+
+
+@contextmanager
+def _short_switch_interval() -> Iterator[None]:
+    """Python's thread switch interval at :data:`SWITCH_INTERVAL_S` while any render streams, restored
+    after the last one (it is process-wide: a count, so overlapping renders do not restore it early)."""
+    global _switch_users, _switch_saved
+    with _switch_lock:
+        if _switch_users == 0:
+            _switch_saved = sys.getswitchinterval()
+            sys.setswitchinterval(min(SWITCH_INTERVAL_S, _switch_saved))
+        _switch_users += 1
+    try:
+        yield
+    finally:
+        with _switch_lock:
+            _switch_users -= 1
+            if _switch_users == 0:
+                sys.setswitchinterval(_switch_saved)
+
+
+def _compressor(settings: MixSettings) -> pedalboard.Compressor:
+    """The bus compressor (the glue); a fresh one, so no state leaks between pieces."""
+    return pedalboard.Compressor(threshold_db=settings.compressor_threshold_db, ratio=settings.compressor_ratio,
+                                 attack_ms=settings.compressor_attack_ms, release_ms=settings.compressor_release_ms)
 
 
 def _normalise_loudness(audio: np.ndarray, sample_rate: int, target_lufs: float,

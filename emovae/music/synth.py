@@ -31,10 +31,10 @@ from emovae.music.compose import Arrangement, compose
 from emovae.music.controls import MusicControls
 from emovae.music.events import NoteEvents, Score, Voice
 from emovae.music.instruments import BASS, GM_PROGRAMS, PAD, PIANO, Instrument, get_instrument
-from emovae.music.mix import brightness_curve, master_bus, master_rms, pan, placements
+from emovae.music.mix import LinearStages, brightness_curve, finish_master, master_bus, master_rms, pan, placements
 from emovae.music.params import CurveLike, EmotionCurve, ParamSource
 from emovae.music.render import render_drums, render_notes
-from emovae.music.soundfont import MAX_VOICES, SoundFontUnavailable, render_soundfont
+from emovae.music.soundfont import MAX_VOICES, SoundFontUnavailable, stream_soundfont
 
 MAX_SECONDS = 900.0  # 15 minutes: anything longer is almost certainly a unit mistake
 TIMBRES = ("auto", "soundfont", "additive")
@@ -211,15 +211,17 @@ def _render(events: NoteEvents, sample_rate: int, n_samples: int, instruments: M
     channels = choice_of(channels, "channels", CHANNELS)
     timbre = choice_of(timbre, "timbre", TIMBRES)
     if timbre != "additive":
+        # The tilt and the room run on a second thread while the synth renders (LinearStages).
+        stages = LinearStages(sample_rate, n_samples, brightness_curve(events, sample_rate, n_samples))
         try:
-            bus = render_soundfont(placements(events), programs, sample_rate, n_samples, soundfont, polyphony)
+            with stages.in_background() as hand_over:
+                stream_soundfont(placements(events), programs, sample_rate, n_samples, hand_over, soundfont, polyphony)
         except SoundFontUnavailable as error:
             if timbre == "soundfont":
                 raise
             _warn_fallback(error)
         else:
-            brightness = brightness_curve(events, sample_rate, n_samples)
-            return master_bus(bus, sample_rate, loudness_db, channels, brightness), "soundfont"
+            return finish_master(stages, loudness_db, channels), "soundfont"
     if channels == 1:  # mastered as before the SoundFont, bit for bit
         mix = np.zeros(n_samples, dtype=np.float32)
         for voice in Voice:
