@@ -2,7 +2,8 @@
 
 It is the offline stand-in for DEAM (the app's default, the tests, the benchmarks), so it goes
 through the very same loader and preprocessing as the real thing. Each song gets a target
-(valence, arousal) from a jittered grid that covers the whole emotion square, and a smooth
+(valence, arousal) from a jittered grid that covers the whole emotion square, its four corners (where
+the presets sit) always included, and a smooth
 per-second emotion curve that drifts and sways around that target; the music engine renders the
 curve (so the audio really moves with its labels), and the annotations are written the way DEAM
 writes them:
@@ -13,8 +14,8 @@ writes them:
   a few ids in 2001..2058 are longer "full songs", as in DEAM.
 
 Everything is deterministic from ``seed``. Re-running with the same settings skips songs whose
-MP3 already exists (each is written atomically); different settings, or a changed music engine
-(:func:`emovae.music.fingerprint.source_fingerprint`), regenerate the dataset.
+MP3 already exists (each is written atomically); different settings, a changed plan or a changed music
+engine (:func:`emovae.music.fingerprint.source_fingerprint`) regenerate the dataset.
 """
 
 from __future__ import annotations
