@@ -138,6 +138,29 @@ def test_a_changed_music_engine_regenerates_the_songs(tmp_path, monkeypatch):
     assert mp3.stat().st_mtime_ns != first
 
 
+def test_a_changed_plan_regenerates_the_songs(tmp_path, monkeypatch):
+    """Regression: the manifest keyed the songs on the engine and the plan's arguments only, so songs planned
+    by other code (the corners-first targets) under the same ids and arguments were reused as they were."""
+    kwargs = dict(n_songs=1, seconds=3.0, seed=4)
+    make_demo_dataset(tmp_path, **kwargs)
+    mp3 = next((tmp_path / "MEMD_audio").glob("*.mp3"))
+    first = mp3.stat().st_mtime_ns
+    monkeypatch.setattr(demo, "_spread_targets", lambda n, rng: np.full((n, 2), 0.5))
+    calls = []
+    make_demo_dataset(tmp_path, progress=lambda *a: calls.append(a), **kwargs)
+    assert calls[0][2] == "0 of 1 songs already generated"
+    assert mp3.stat().st_mtime_ns != first
+
+
+def test_the_corners_always_have_a_song():
+    """The presets sit at the corners; a random draw of cells left the 40-song bundle without a calm-happy song."""
+    for seed in range(5):
+        means = np.array([[np.mean(s.valence), np.mean(s.arousal)] for s in plan_demo_songs(40, 45.0, seed=seed)])
+        for v, a in ((0, 0), (0, 1), (1, 0), (1, 1)):
+            near = (np.abs(means[:, 0] - v) < 0.2) & (np.abs(means[:, 1] - a) < 0.2)
+            assert near.any(), (seed, v, a)
+
+
 def test_cli_reports_the_dataset(dataset, capsys):
     assert make_demo_cli.main(["--out", str(dataset), "--songs", str(N_SONGS), "--seconds", str(SECONDS), "--seed", "3"]) == 0
     assert f"{N_SONGS} songs" in capsys.readouterr().out

@@ -2,7 +2,8 @@
 
 It is the offline stand-in for DEAM (the app's default, the tests, the benchmarks), so it goes
 through the very same loader and preprocessing as the real thing. Each song gets a target
-(valence, arousal) from a jittered grid that covers the whole emotion square, and a smooth
+(valence, arousal) from a jittered grid that covers the whole emotion square, its four corners (where
+the presets sit) always included, and a smooth
 per-second emotion curve that drifts and sways around that target; the music engine renders the
 curve (so the audio really moves with its labels), and the annotations are written the way DEAM
 writes them:
@@ -13,12 +14,14 @@ writes them:
   a few ids in 2001..2058 are longer "full songs", as in DEAM.
 
 Everything is deterministic from ``seed``. Re-running with the same settings skips songs whose
-MP3 already exists (each is written atomically); different settings, or a changed music engine
-(:func:`emovae.music.fingerprint.source_fingerprint`), regenerate the dataset.
+MP3 already exists (each is written atomically); different settings, a changed plan or a changed music
+engine (:func:`emovae.music.fingerprint.source_fingerprint`) regenerate the dataset.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -129,8 +132,10 @@ def make_demo_dataset(
     """
     root = Path(root)
     songs = plan_demo_songs(n_songs, seconds, seed)
-    # The engine's source fingerprint: songs of another engine are stale (they are what the model learns from).
-    settings = {"engine": source_fingerprint(), "n_songs": int(n_songs), "seconds": float(seconds), "seed": int(seed)}
+    # The engine's source fingerprint and the plan itself: songs of another engine, or planned by other code
+    # (other targets, curves or seeds under the same ids), are stale: they are what the model learns from.
+    settings = {"engine": source_fingerprint(), "plan": _plan_digest(songs), "n_songs": int(n_songs),
+                "seconds": float(seconds), "seed": int(seed)}
     manifest_path = root / MANIFEST_NAME
     previous = read_json(manifest_path) if manifest_path.is_file() else None
     audio_dir = root / AUDIO_DIR
@@ -205,10 +210,28 @@ def _write_song(song: DemoSong, audio_dir: Path) -> int:
     return song.song_id
 
 
+def _plan_digest(songs: Iterable[DemoSong]) -> str:
+    """16 hex digits of SHA-256 over every planned song (id, length, seed, curves, spreads), in order."""
+    digest = hashlib.sha256()
+    for song in songs:
+        digest.update(repr(dataclasses.astuple(song)).encode())
+    return digest.hexdigest()[:16]
+
+
 def _spread_targets(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Targets covering the whole square: one random point in each of ``n`` random cells of a k x k grid."""
+    """Targets covering the whole square: one random point in each of ``n`` cells of a k x k grid.
+
+    The four corner cells are always among them (when ``n >= 4``), the other cells are drawn at random.
+    Why: the presets sit at the corners (happy (1, 1), angry (0, 1), sad (0, 0), calm (1, 0)) and so do
+    the benchmark's extreme cells; with the cells drawn purely at random, the 40-song bundle had no song
+    in the calm-happy corner cell (no chunk at valence > 0.8 with arousal < 0.2), so the model had to
+    extrapolate the calm preset from songs a whole cell away.
+    """
     k = int(np.ceil(np.sqrt(n)))
-    cells = rng.permutation(k * k)[:n]
+    corners = np.array([0, k - 1, k * (k - 1), k * k - 1])
+    others = np.setdiff1d(np.arange(k * k), corners)
+    cells = np.concatenate([rng.permutation(corners), rng.permutation(others)])[:n] if k > 1 else np.zeros(n, int)
+    cells = rng.permutation(cells)  # which song gets which cell stays random
     grid = np.stack([cells % k, cells // k], axis=1).astype(float)
     return 0.08 + 0.84 * (grid + rng.uniform(0.15, 0.85, size=grid.shape)) / k
 
