@@ -36,6 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--emotion-weight", type=float, help="weight of the emotion head's term on the VAE's own samples (0 = off)")
     p.add_argument("--descriptor-weight", type=float,
                    help="weight of the score decoder's reading of the VAE's own samples (needs --chunks; 0 = off)")
+    p.add_argument("--ema-decay", type=float,
+                   help="decay of the per-step moving average of the weights that best.pt ships (0 = the trained weights)")
     p.add_argument("--prior-fit", type=float, help="weight of the conditional prior's own likelihood term (0 = off)")
     p.add_argument("--val-fraction", type=float, help="fraction of songs held out for validation (picks best.pt)")
     p.add_argument("--test-fraction", type=float, help="fraction of songs held out from everything fitted or chosen")

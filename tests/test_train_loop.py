@@ -99,9 +99,10 @@ def test_resume_after_stop_equals_uninterrupted_run(tmp_path, small_latents):
     resumed = train(_config(small_latents, tmp_path / "part", resume=True))
     assert not resumed.stopped and resumed.global_step == full.global_step
     assert resumed.metrics["chunk_level"] == full.metrics["chunk_level"]  # the fit's summary travels in last.pt
-    a = read_checkpoint(tmp_path / "full" / "last.pt")["model_state"]
-    b = read_checkpoint(tmp_path / "part" / "last.pt")["model_state"]
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    for name, key in (("last.pt", "model_state"), ("last.pt", "ema_state"), ("best.pt", "model_state")):
+        a = read_checkpoint(tmp_path / "full" / name)[key]
+        b = read_checkpoint(tmp_path / "part" / name)[key]
+        assert all(torch.equal(a[k], b[k]) for k in a), (name, key)  # the moving average resumes too
     columns = [c for c in full.history.columns if c != "seconds"]
     pd.testing.assert_frame_equal(full.history[columns], resumed.history[columns])
 
@@ -139,6 +140,61 @@ def test_a_run_saved_before_the_descriptor_term_existed_resumes_without_it(tmp_p
     torch.save(payload, out / "last.pt")
     config = resume_config(out)
     assert config.descriptor_weight == 0.0
+    resumed = train(config)
+    assert not resumed.stopped and resumed.epochs_completed == config.epochs
+
+
+def test_best_pt_ships_the_moving_average_of_the_weights(tmp_path, small_latents):
+    """best.pt holds the averaged weights (last.pt keeps the trained ones beside them, for --resume);
+    with ``ema_decay`` 0 it holds the trained weights and last.pt has no average."""
+    train(_config(small_latents, tmp_path / "ema", epochs=1))  # one epoch: best.pt is its end
+    best = read_checkpoint(tmp_path / "ema" / "best.pt")["model_state"]
+    last = read_checkpoint(tmp_path / "ema" / "last.pt")
+    averaged = {k.removeprefix("module."): v for k, v in last["ema_state"].items() if k.startswith("module.")}
+    assert all(torch.equal(best[k], averaged[k]) for k in best)
+    assert not all(torch.equal(best[k], last["model_state"][k]) for k in best)
+    assert all(torch.equal(best[k], last["model_state"][k]) for k in ("norm_mean", "norm_std"))  # buffers copied, not averaged
+
+    train(_config(small_latents, tmp_path / "raw", epochs=1, ema_decay=0.0))
+    best = read_checkpoint(tmp_path / "raw" / "best.pt")["model_state"]
+    last = read_checkpoint(tmp_path / "raw" / "last.pt")
+    assert "ema_state" not in last and all(torch.equal(best[k], last["model_state"][k]) for k in best)
+
+
+def test_the_average_warms_up_then_decays_at_its_rate():
+    from emovae.train.ema import averaged_model
+
+    model = torch.nn.Linear(1, 1, bias=False)
+    ema = averaged_model(model, 0.9)
+    expected = None
+    for n, value in enumerate([1.0, 3.0, -2.0, 5.0] + [0.5] * 40):
+        with torch.no_grad():
+            model.weight.fill_(value)
+        ema.update_parameters(model)
+        if expected is None:
+            expected = value  # the first update copies
+        else:
+            weight = min(0.9, (1.0 + n) / (10.0 + n))  # n updates averaged so far
+            expected = expected * weight + value * (1.0 - weight)
+        assert float(ema.module.weight.detach()) == pytest.approx(expected, rel=1e-6)
+    assert averaged_model(model, 0.0) is None
+    with pytest.raises(ValueError, match="ema_decay"):
+        TrainConfig(ema_decay=1.0)
+
+
+def test_a_run_saved_before_the_moving_average_existed_resumes_without_it(tmp_path, small_latents):
+    """A last.pt written before ``ema_decay`` existed validated and saved its trained weights: --resume
+    continues it that way, not with an average switched on halfway (or refused)."""
+    from emovae.train import resume_config
+
+    out = tmp_path / "old"
+    event = threading.Event()
+    train(_config(small_latents, out, ema_decay=0.0), callbacks=[StopAfter(1, event)], stop_event=event)
+    payload = torch.load(out / "last.pt", weights_only=False)
+    del payload["train_config"]["ema_decay"]  # as that code wrote it
+    torch.save(payload, out / "last.pt")
+    config = resume_config(out)
+    assert config.ema_decay == 0.0
     resumed = train(config)
     assert not resumed.stopped and resumed.epochs_completed == config.epochs
 

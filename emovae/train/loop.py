@@ -5,6 +5,8 @@ drawn right after ``torch.manual_seed(seed)``, (b) the epoch's shuffle, a pure f
 ``(seed, epoch)``, and (c) the reparameterisation noise, drawn from one dedicated ``torch.Generator``
 whose state goes into ``last.pt``; the KL warm-up is a pure function of the step.
 A run stopped mid-epoch records how many batches of that epoch are done and skips them on resume.
+The weights validated and saved as ``best.pt`` are a moving average of the trained ones
+(:mod:`emovae.train.ema`; ``last.pt`` keeps both, so a resume continues the average too).
 A run resumes only on the data it was trained on: ``last.pt`` records the identity (size, mtime, SHA-256)
 of the latents and labels files, and a resume on others is refused (:class:`DatasetChangedError`).
 Under torchrun the same loop trains data-parallel; everything that depends on the world size is in
@@ -23,6 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 import torch
+from torch.optim.swa_utils import AveragedModel
 
 from emovae.device import resolve_device
 from emovae.io import file_identity, same_file, write_csv
@@ -34,6 +37,7 @@ from emovae.train.callbacks import Callback, dispatch
 from emovae.train.chunk_stats import fit_chunk_stats
 from emovae.train.config import TrainConfig
 from emovae.train.descriptor_term import DescriptorTerm, build_descriptor_term
+from emovae.train.ema import averaged_model, shipped
 from emovae.train.dataset import (
     DatasetError,
     LatentDataset,
@@ -54,9 +58,10 @@ HISTORY = "history.csv"
 SPLIT = "split.json"
 # Settings that change the optimisation trajectory: a resumed run must keep them to be exact.
 TRAJECTORY_KEYS = ("chunk_seconds", "model", "batch_size", "lr", "weight_decay", "grad_clip", "beta",
-                   "kl_warmup", "free_bits", "prior_fit", "cond_dropout", "emotion_weight", "emotion_samples", "descriptor_weight", "val_fraction", "test_fraction", "seed")
+                   "kl_warmup", "free_bits", "prior_fit", "cond_dropout", "emotion_weight", "emotion_samples", "descriptor_weight",
+                   "ema_decay", "val_fraction", "test_fraction", "seed")
 # What a setting was before it existed: a run saved without it trained that way and resumes that way.
-LEGACY = {"descriptor_weight": 0.0}
+LEGACY = {"descriptor_weight": 0.0, "ema_decay": 0.0}
 
 
 class ResumeError(ValueError):
@@ -123,10 +128,11 @@ def train(
     noise = torch.Generator(device=device)
     noise.manual_seed(parallel.noise_seed(config.seed))
     if config.resume:
-        split, state, fingerprint = _restore(out, config, dataset, model, optimizer, noise, parallel)
+        split, state, fingerprint, ema = _restore(out, config, dataset, model, optimizer, noise, parallel)
     else:
         fingerprint = dataset_fingerprint(dataset)
         split, state = _start(out, config, dataset, model, parallel.is_main)
+        ema = averaged_model(model, config.ema_decay)  # after _start: it copies the fitted normalisation
 
     descriptor_term = _descriptor_term(out, config, dataset, split, device, parallel, progress)
     n_batches = parallel.batches_per_epoch(len(split.train_index), config.batch_size)
@@ -136,7 +142,7 @@ def train(
         "total_steps": config.epochs * n_batches, "start_step": state.global_step, "epochs": config.epochs,
         "n_train": len(split.train_index), "n_val": len(split.val_index), "device": str(device),
     })
-    extras = lambda: _extras(config, dataset, state, optimizer, noise, parallel, fingerprint)  # noqa: E731 (late-bound snapshot)
+    extras = lambda: _extras(config, dataset, state, optimizer, noise, parallel, fingerprint, ema)  # noqa: E731 (late-bound snapshot)
     stopped = False
     model.train()
     while state.epoch < config.epochs and not stopped:
@@ -148,6 +154,8 @@ def train(
             beta_now = beta_schedule(state.global_step, config.beta, warmup_steps)
             step_metrics = _train_step(step_model, optimizer, dataset, rows, beta_now, step_config, noise, device,
                                        descriptor_term)
+            if ema is not None:
+                ema.update_parameters(model)
             state.global_step += 1
             state.batch = batch_index + 1
             for key in ("objective", "mse", "kl"):
@@ -162,12 +170,12 @@ def train(
             parallel.save(out / LAST, model, extras)
             break
         state.sums = parallel.sum_over_ranks(state.sums)
-        row = _finish_epoch(model, dataset, split, config, state, beta_now, device, time.perf_counter() - started)
+        row = _finish_epoch(shipped(model, ema), dataset, split, config, state, beta_now, device, time.perf_counter() - started)
         if parallel.is_main:
             write_csv(out / HISTORY, pd.DataFrame(state.history))
         if row["val_total"] < state.best_val:
             state.best_val, state.best_epoch = row["val_total"], state.epoch
-            parallel.save(out / BEST, model, lambda: _best_extras(config, dataset, state, fingerprint))
+            parallel.save(out / BEST, shipped(model, ema), lambda: _best_extras(config, dataset, state, fingerprint))
         parallel.save(out / LAST, model, extras)
         dispatch(callbacks, "on_epoch_end", state.epoch, row)
         stopped = stopped or (stop_event is not None and stop_event.is_set())
@@ -215,7 +223,7 @@ def _start(out: Path, config: TrainConfig, dataset: LatentDataset, model: Condit
 
 def _restore(out: Path, config: TrainConfig, dataset: LatentDataset, model: ConditionalVAE,
              optimizer: torch.optim.Optimizer, noise: torch.Generator,
-             parallel: DataParallel) -> tuple[Split, LoopState, dict[str, Any]]:
+             parallel: DataParallel) -> tuple[Split, LoopState, dict[str, Any], AveragedModel | None]:
     path = out / LAST
     if not path.exists():
         raise ResumeError(f"{path}: nothing to resume (no last.pt); run without --resume to start training")
@@ -238,13 +246,16 @@ def _restore(out: Path, config: TrainConfig, dataset: LatentDataset, model: Cond
         raise ResumeError(f"{path}: cannot resume exactly with changed settings ({detail}); "
                           "drop those flags, or start a new run in another --out")
     model.load_state_dict(payload["model_state"])
+    ema = averaged_model(model, config.ema_decay)
+    if ema is not None:
+        ema.load_state_dict(payload["ema_state"])
     optimizer.load_state_dict(payload["optimizer"])
     noise.set_state(payload["rng"]["noise"].to(torch.uint8))
     torch.set_rng_state(payload["rng"]["torch"])
     parallel.restore_rng(payload.get("rank_rng"), noise, path)
     state = LoopState(**payload["train_state"])
     split = load_split(out / SPLIT, dataset.labels)
-    return split, state, fingerprint
+    return split, state, fingerprint, ema
 
 
 def dataset_fingerprint(dataset: LatentDataset, known: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -288,9 +299,11 @@ def resume_dataset_change(out: str | Path, latents: str | Path, chunk_seconds: i
 
 
 def _extras(config: TrainConfig, dataset: LatentDataset, state: LoopState, optimizer: torch.optim.Optimizer,
-            noise: torch.Generator, parallel: DataParallel, fingerprint: dict[str, Any]) -> dict[str, Any]:
+            noise: torch.Generator, parallel: DataParallel, fingerprint: dict[str, Any],
+            ema: AveragedModel | None) -> dict[str, Any]:
     return {
         **_best_extras(config, dataset, state, fingerprint),
+        **({"ema_state": ema.state_dict()} if ema is not None else {}),  # last.pt's model_state is the trained weights
         "optimizer": optimizer.state_dict(),
         "train_state": asdict(state),
         "rng": {"noise": noise.get_state(), "torch": torch.get_rng_state()},
