@@ -43,9 +43,9 @@ class TrainConfig:
     prior_fit: float = 1.0  # weight of the prior's own likelihood term (see emovae.model.loss.vae_loss); 0 = off
     # The weights a run validates and ships (best.pt) are an exponential moving average of the trained ones,
     # updated every step with this decay (after a warm-up, see emovae.train.ema); 0 = the trained weights.
-    # Why: on the demo bundle one training seed's model-path valence moved by +-0.03 from a rebuild whose data
-    # differed only by float rounding; averaged (0.99), validation MSE 0.67 -> 0.63 and the model path's
-    # valence over seeds 0-2 0.920 +- 0.017 -> 0.935 +- 0.018 (README, *How much of a figure is the training seed*).
+    # Why: on the demo bundle one training seed's model-path valence moved by 0.03 from a rebuild whose data
+    # differed only by float rounding; averaged at 0.99, the valence over seeds 0-2 went 0.920 +- 0.017 ->
+    # 0.940 +- 0.017, every seed up (README, *How much of a figure is the training seed*).
     ema_decay: float = 0.99
     free_bits: float = 0.05  # nats per latent channel and latent frame below which KL is not penalised
     val_fraction: float = 0.2  # fraction of *songs* held out to pick best.pt
