@@ -243,6 +243,8 @@ def test_the_compressor_per_channel_on_two_threads_is_the_stereo_compressor_bit_
 
 
 def test_a_failing_compressor_channel_raises_in_the_caller(monkeypatch, bus):
+    import threading
+
     from emovae.music import mix
 
     class Broken:
@@ -252,4 +254,4 @@ def test_a_failing_compressor_channel_raises_in_the_caller(monkeypatch, bus):
     monkeypatch.setattr(mix, "_compressor", lambda settings: Broken())
     with pytest.raises(RuntimeError, match="compressor failed"):
         mix._compress(np.ascontiguousarray(bus), SR, MixSettings())
-    assert not [t for t in __import__("threading").enumerate() if t.name == "emovae-compressor"]
+    assert not [t for t in threading.enumerate() if t.name == "emovae-compressor"]
