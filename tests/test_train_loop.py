@@ -127,19 +127,21 @@ def test_a_run_saved_before_a_model_option_existed_still_resumes(tmp_path, small
     assert not resumed.stopped and resumed.epochs_completed == config.epochs
 
 
-def test_a_run_saved_before_the_descriptor_term_existed_resumes_without_it(tmp_path, small_latents):
-    """A last.pt written before ``descriptor_weight`` existed trained without the term: --resume must
-    continue it that way (exactly), not refuse it or switch the term on halfway."""
+@pytest.mark.parametrize("setting", ["descriptor_weight", "ema_decay"])
+def test_a_run_saved_before_a_training_setting_existed_resumes_without_it(tmp_path, small_latents, setting):
+    """A last.pt written before ``descriptor_weight`` (the descriptor term) or ``ema_decay`` (the moving
+    average of the weights) existed trained without it: --resume must continue it that way (exactly), not
+    refuse it or switch it on halfway."""
     from emovae.train import resume_config
 
     out = tmp_path / "old"
     event = threading.Event()
-    train(_config(small_latents, out, descriptor_weight=0.0), callbacks=[StopAfter(1, event)], stop_event=event)
+    train(_config(small_latents, out, **{setting: 0.0}), callbacks=[StopAfter(1, event)], stop_event=event)
     payload = torch.load(out / "last.pt", weights_only=False)
-    del payload["train_config"]["descriptor_weight"]  # as that code wrote it
+    del payload["train_config"][setting]  # as that code wrote it
     torch.save(payload, out / "last.pt")
     config = resume_config(out)
-    assert config.descriptor_weight == 0.0
+    assert getattr(config, setting) == 0.0
     resumed = train(config)
     assert not resumed.stopped and resumed.epochs_completed == config.epochs
 
@@ -180,23 +182,6 @@ def test_the_average_warms_up_then_decays_at_its_rate():
     assert averaged_model(model, 0.0) is None
     with pytest.raises(ValueError, match="ema_decay"):
         TrainConfig(ema_decay=1.0)
-
-
-def test_a_run_saved_before_the_moving_average_existed_resumes_without_it(tmp_path, small_latents):
-    """A last.pt written before ``ema_decay`` existed validated and saved its trained weights: --resume
-    continues it that way, not with an average switched on halfway (or refused)."""
-    from emovae.train import resume_config
-
-    out = tmp_path / "old"
-    event = threading.Event()
-    train(_config(small_latents, out, ema_decay=0.0), callbacks=[StopAfter(1, event)], stop_event=event)
-    payload = torch.load(out / "last.pt", weights_only=False)
-    del payload["train_config"]["ema_decay"]  # as that code wrote it
-    torch.save(payload, out / "last.pt")
-    config = resume_config(out)
-    assert config.ema_decay == 0.0
-    resumed = train(config)
-    assert not resumed.stopped and resumed.epochs_completed == config.epochs
 
 
 def test_run_folder_is_never_silently_reused(tmp_path, small_latents):
