@@ -31,12 +31,15 @@ def averaged_model(model: ConditionalVAE, decay: float) -> AveragedModel | None:
         return None
     decay = float(decay)
 
-    def average(averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor) -> torch.Tensor:
+    def average(averaged: list[torch.Tensor], current: list[torch.Tensor], num_averaged: torch.Tensor) -> None:
+        # All parameters in one call (multi_avg_fn), so the update count is read once a step: per parameter
+        # (avg_fn) it was a host-device sync for each of them on a GPU. The same products and sum, in place.
         n = float(num_averaged)
         weight = min(decay, (1.0 + n) / (10.0 + n))
-        return averaged * weight + current * (1.0 - weight)
+        for mean, value in zip(averaged, current):
+            mean.mul_(weight).add_(value * (1.0 - weight))
 
-    return AveragedModel(model, avg_fn=average, use_buffers=False)
+    return AveragedModel(model, multi_avg_fn=average, use_buffers=False)
 
 
 def shipped(model: ConditionalVAE, ema: AveragedModel | None) -> ConditionalVAE:
