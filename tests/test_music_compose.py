@@ -78,7 +78,7 @@ def test_angry_music_is_tense_with_diminished_and_chromatic_notes():
             tonic = _tonic_of(events)
             pitched = events.select(events.voice != Voice.PERCUSSION)
             in_scale = np.isin((pitched.pitch - tonic) % 12, SCALES["ionian"])
-            fractions.append(1 - in_scale.mean())
+            fractions.append(1 - np.average(in_scale, weights=pitched.duration))  # of the sounding time, as heard
         return float(np.mean(fractions))
 
     assert out_of_scale_fraction(0.0, 1.0) > out_of_scale_fraction(1.0, 1.0) + 0.2
@@ -153,6 +153,25 @@ def test_melody_stays_above_the_chord_voicing():
         for onset, pitch in zip(melody.onset, melody.pitch):
             sounding = harmony.pitch[(harmony.onset <= onset) & (harmony.onset + harmony.duration > onset)]
             assert sounding.size == 0 or pitch > sounding.max(), (valence, arousal, onset, pitch, sounding)
+
+
+def test_the_pad_holds_each_chord_and_a_comping_piano_pulses():
+    """Excited music on the ensemble's pad: one chord per bar (two where a suspension resolves), held for
+    (nearly) the whole bar, and fuller than when calm; the piano solo's comping strikes it several times a bar."""
+
+    def strikes_per_bar_and_held_fraction(arousal: float, comping: bool) -> tuple[float, float, float]:
+        score = compose(0.6, arousal, SECONDS, seed=3, arrangement=Arrangement(comping=comping))
+        harmony = score.events.select(score.events.voice == Voice.HARMONY)
+        bar_s = np.diff(score.beat_times[::BEATS_PER_BAR]).mean()
+        strikes = np.unique(np.round(harmony.onset / (bar_s / 16))).size  # chords humanised within a 16th
+        return strikes / (SECONDS / bar_s), float(np.median(harmony.duration) / bar_s), float(harmony.velocity.mean())
+
+    held_strikes, held_length, excited_level = strikes_per_bar_and_held_fraction(0.95, comping=False)
+    assert held_strikes <= 2.0 and held_length >= 0.85, (held_strikes, held_length)
+    comped_strikes, comped_length, _ = strikes_per_bar_and_held_fraction(0.95, comping=True)
+    assert comped_strikes >= 4.0 and comped_length < 0.2, (comped_strikes, comped_length)
+    calm_level = strikes_per_bar_and_held_fraction(0.05, comping=False)[2]
+    assert calm_level < excited_level
 
 
 def test_tension_comes_from_tonal_devices_and_pleasant_harmony_has_none():

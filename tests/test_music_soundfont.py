@@ -129,3 +129,27 @@ def test_the_additive_kit_plays_each_drum_as_its_family():
     families = drum_family(np.array([35, 36, 37, 38, 39, 40, 42, 44, 46, 49, 51, 53, 57, 59, 45]))
     assert families.tolist() == [KICK, KICK, SNARE, SNARE, SNARE, SNARE, HIHAT, HIHAT, HIHAT, HIHAT, HIHAT, HIHAT,
                                  HIHAT, HIHAT, SNARE]
+
+
+def _melody_over_pad_db(arousal: float, comping: bool) -> float:
+    """Energy of the melody over the harmony, each rendered alone on the SoundFont (no loudness normalisation)."""
+    from emovae.music import Arrangement, compose
+
+    ratios = []
+    for seed in range(2):
+        events = compose(0.5, arousal, 8.0, seed=seed, arrangement=Arrangement(comping=comping)).events
+        energy = [np.mean(create_musical_waveform(events.select(events.voice == voice), SR, seconds=8.0, loudness_db=None,
+                                                  timbre="soundfont").astype(np.float64) ** 2)
+                  for voice in (Voice.MELODY, Voice.HARMONY)]
+        ratios.append(10 * np.log10(energy[0] / energy[1]))
+    return float(np.mean(ratios))
+
+
+def test_the_held_pad_keeps_its_balance_with_the_melody_from_calm_to_excited():
+    """Regression: the pad used to pulse staccato when excited, where its slow attack never blooms, so the
+    melody-to-pad balance swung by ~20 dB from calm to excited (and with it the register a listener hears,
+    which made arousal read as valence). Held, the swing stays within a few dB; comped (the piano solo's
+    way of playing chords) on the same pad, it does not."""
+    held = _melody_over_pad_db(0.9, comping=False) - _melody_over_pad_db(0.1, comping=False)
+    comped = _melody_over_pad_db(0.9, comping=True) - _melody_over_pad_db(0.1, comping=True)
+    assert abs(held) < 8.0 < comped, (held, comped)

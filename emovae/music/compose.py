@@ -10,8 +10,9 @@ voices over a beat grid whose tempo follows the parameter curve, in phrases:
   (the tonic held);
 * harmony — the phrase's chords (:func:`~emovae.music.harmony.phrase_chords`: cadences, dominant
   sevenths and flat ninths, diminished sevenths, the flat sixth, suspensions that resolve) as open
-  voicings led smoothly from chord to chord, always below the melody; struck once per bar when calm,
-  pulsing up to eight times per bar when excited;
+  voicings led smoothly from chord to chord, always below the melody. On the ensemble's pad they are
+  held for the bar; comped on a piano (the piano solo) they are struck once per bar when calm and
+  pulse up to eight times per bar when excited;
 * bass — chord roots and, between cadences, the inversion that moves least; from whole notes
   (calm) to driving eighths with octave jumps (excited);
 * melody — a one-bar motif (rhythm from the note density, a contour of scale steps) stated,
@@ -54,6 +55,18 @@ MINOR_CHORD_TOP = 57  # A3: in the minor modes the chords reach at least this hi
 CHORD_BELOW_CENTRE = 5  # the chords' top stays this far under the melody's (contour-moved) centre
 HARMONY_FLOOR = 43  # E2: an open voicing reaches no lower (below it chords turn to mud)
 BASS_LOW = 33  # A1: the bass plays in the octave above this (a bass guitar's lowest string is E1, 28)
+# The held pad (Arrangement.comping off): how much of its bar each chord sounds, and its level (an accent on
+# the piece's velocity) from calm to excited (activity 0 -> 1). Why: a pad's slow attack never blooms on
+# short notes, so the pad that pulsed staccato when excited sat ~20 dB under the melody, while held when
+# calm it sat ~5 dB over it. The melody-to-pad balance swung by ~22 dB with arousal (band energy 50 Hz -
+# 4 kHz, 5 x 5 grid x 2 seeds), and with it the pitch a listener hears: the energy-weighted register rose
+# by half an octave from calm to excited at every valence, as much as valence moved it, and the estimator
+# read arousal as valence. Held, the swing is ~5 dB. Rebuilt bundles (rules valence rho; model path over
+# training seeds 0-2; roughness rho at arousal 0, equal-loudness / A-weighted), against 0.951, 0.940 +-
+# 0.017 and <= -0.55 before:  level 1 -> 1: 0.969, 0.924 +- 0.004, -0.55 / -0.55;  0.8 -> 1: 0.967,
+# 0.944 +- 0.011, -0.55 / -0.47;  0.6 -> 1: 0.965, 0.941 +- 0.011, -0.43 / -0.36.
+PAD_LEGATO = 0.95
+PAD_LEVEL = (0.8, 1.0)
 REDRAW_RHYTHM = 0.6  # redraw a bar's rhythm when its density is this far (log2) from the motif's
 TIMING_JITTER_S = 0.008  # humanised timing: sd of each note's shift (drums half of it)
 VELOCITY_JITTER = 0.05  # humanised velocity: relative sd
@@ -70,12 +83,18 @@ TENSE_GROOVE = 0.4  # from this tension on the groove is the driving (angry) one
 
 @dataclass(frozen=True)
 class Arrangement:
-    """Which voices to write (the piano solo drops the drums)."""
+    """Which voices to write (the piano solo drops the drums), and how the harmony is played.
+
+    ``comping``: the chords are struck in rhythm (once per bar when calm, up to eight times when
+    excited), as a piano comps; without it they are held for the bar (:data:`PAD_LEGATO`), as a
+    pad is played (the ensemble's harmony voice).
+    """
 
     melody: bool = True
     harmony: bool = True
     bass: bool = True
     percussion: bool = True
+    comping: bool = False
 
 
 @dataclass(frozen=True)
@@ -143,7 +162,7 @@ def compose(
     centres = _melody_centres(grid, bars, beat_params, controls, curve.seconds)
     voicings = _voicings(bars, beat_params, tonic, centres)
     if arrangement.harmony:
-        parts.append(_harmony(grid, bars, voicings, beat_params, tonic))
+        parts.append(_harmony(grid, bars, voicings, beat_params, arrangement.comping))
     if arrangement.bass:
         parts.append(_bass(grid, bars, voicings, beat_params, tonic))
     if arrangement.melody:
@@ -252,21 +271,25 @@ def _four_voices(tones: tuple[int, ...]) -> tuple[int, ...]:
     return tones if len(tones) < 5 else tones[:2] + tones[3:]
 
 
-def _harmony(grid, bars, voicings, beat_params, tonic) -> tuple[NoteEvents, np.ndarray]:
-    """The voicings: one stroke per bar when calm, pulsing 2/4/8 times per bar as arousal rises; a
-    suspended chord sounds for the bar's first half and resolves in the second."""
+def _harmony(grid, bars, voicings, beat_params, comping: bool) -> tuple[NoteEvents, np.ndarray]:
+    """The voicings, comped (one stroke per bar when calm, pulsing 2/4/8 times per bar as arousal
+    rises) or held (see :class:`Arrangement`); a suspended chord sounds for the bar's first half and
+    resolves in the second."""
     start, length, pitch, accent, legato = [], [], [], [], []
     for bar, (voicing, suspended) in zip(bars, voicings):
-        pulses = 2 ** int(round(3 * beat_params.activity[bar.start_beat]))
+        activity, articulation = beat_params.activity[bar.start_beat], beat_params.legato[bar.start_beat]
+        pulses = 2 ** int(round(3 * activity)) if comping else 1
+        level = 1.0 if comping else PAD_LEVEL[0] + (PAD_LEVEL[1] - PAD_LEVEL[0]) * activity
         if suspended is not None:
             pulses = max(pulses, 2)  # the resolution needs a stroke of its own
         for pulse in range(pulses):
             at = pulse * BEATS_PER_BAR / pulses
             chord = suspended if suspended is not None and at < BEATS_PER_BAR / 2 else voicing
-            strength = 1.0 if pulse == 0 else (0.9 if pulse % 2 == 0 else 0.8)
+            strength = level * (1.0 if pulse == 0 else (0.9 if pulse % 2 == 0 else 0.8))
             for p in chord:
                 start.append(bar.start_beat + at), length.append(BEATS_PER_BAR / pulses)
-                pitch.append(p), accent.append(strength), legato.append(min(beat_params.legato[bar.start_beat], 1.02))
+                pitch.append(p), accent.append(strength)
+                legato.append(min(articulation if comping else max(articulation, PAD_LEGATO), 1.02))
     return _part_in_beats(grid, start, length, legato, pitch, accent, Voice.HARMONY)
 
 

@@ -179,7 +179,7 @@ def render_piece(
         raise ValueError(f"style={style!r} is unknown; choose one of {', '.join(STYLES)}")
     n_samples = _n_samples(source.seconds, sample_rate)
     if style == "piano":
-        score = compose(source, seed=seed, controls=controls, arrangement=Arrangement(percussion=False))
+        score = compose(source, seed=seed, controls=controls, arrangement=Arrangement(percussion=False, comping=True))
         instruments = PIANO_SOLO
     else:
         score = compose(source, seed=seed, controls=controls)
