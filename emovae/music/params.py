@@ -58,8 +58,9 @@ class MusicParams:
     ``tension``, ``brightness`` in [0, 1]; ``register`` melody centre as a MIDI pitch 53..74;
     ``percussion`` drum level in [0, 1] (none below moderate arousal).
 
-    The rhythmic *activity* the arrangement uses (chord pulses, bass rhythm, melodic leaps) is a
-    function of ``note_density`` (:attr:`activity`), so it needs no emotion either.
+    The rhythmic *activity* the arrangement uses (the piano's chord pulses and the pad's level, the
+    bass rhythm, melodic leaps) is a function of ``note_density`` (:attr:`activity`), so it needs no
+    emotion either.
     """
 
     tempo_bpm: float | np.ndarray
