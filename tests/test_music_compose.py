@@ -157,21 +157,25 @@ def test_melody_stays_above_the_chord_voicing():
 
 def test_the_pad_holds_each_chord_and_a_comping_piano_pulses():
     """Excited music on the ensemble's pad: one chord per bar (two where a suspension resolves), held for
-    (nearly) the whole bar, and fuller than when calm; the piano solo's comping strikes it several times a bar."""
+    (nearly) the whole bar; the piano solo's comping strikes it several times a bar. Against the tune, the
+    held pad is softer when calm than when excited (PAD_LEVEL)."""
 
-    def strikes_per_bar_and_held_fraction(arousal: float, comping: bool) -> tuple[float, float, float]:
-        score = compose(0.6, arousal, SECONDS, seed=3, arrangement=Arrangement(comping=comping))
+    def harmony_of(arousal: float, comping: bool, seed: int = 3) -> tuple[NoteEvents, float, float]:
+        score = compose(0.6, arousal, SECONDS, seed=seed, arrangement=Arrangement(comping=comping))
         harmony = score.events.select(score.events.voice == Voice.HARMONY)
         bar_s = np.diff(score.beat_times[::BEATS_PER_BAR]).mean()
-        strikes = np.unique(np.round(harmony.onset / (bar_s / 16))).size  # chords humanised within a 16th
-        return strikes / (SECONDS / bar_s), float(np.median(harmony.duration) / bar_s), float(harmony.velocity.mean())
+        return harmony, bar_s, harmony.velocity.mean() / _melody(score.events).velocity.mean()
 
-    held_strikes, held_length, excited_level = strikes_per_bar_and_held_fraction(0.95, comping=False)
-    assert held_strikes <= 2.0 and held_length >= 0.85, (held_strikes, held_length)
-    comped_strikes, comped_length, _ = strikes_per_bar_and_held_fraction(0.95, comping=True)
-    assert comped_strikes >= 4.0 and comped_length < 0.2, (comped_strikes, comped_length)
-    calm_level = strikes_per_bar_and_held_fraction(0.05, comping=False)[2]
-    assert calm_level < excited_level
+    for comping in (False, True):
+        harmony, bar_s, _ = harmony_of(0.95, comping)
+        strikes = np.unique(np.round(harmony.onset / (bar_s / 16))).size / (SECONDS / bar_s)  # humanised within a 16th
+        held = np.median(harmony.duration) / bar_s
+        if comping:
+            assert strikes >= 4.0 and held < 0.2, (strikes, held)
+        else:
+            assert strikes <= 2.0 and held >= 0.85, (strikes, held)
+    calm, excited = (np.mean([harmony_of(a, False, seed)[2] for seed in range(3)]) for a in (0.05, 0.95))
+    assert calm < 0.9 * excited, (calm, excited)  # 0.79 against 1.06; 0.98 against 1.07 at one level throughout
 
 
 def test_tension_comes_from_tonal_devices_and_pleasant_harmony_has_none():

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from emovae.music import synth
+from emovae.music import Arrangement, compose, synth
 from emovae.music.events import Voice
 from emovae.music.instruments import GM_PROGRAMS
 from emovae.music.params import EmotionCurve
@@ -133,8 +133,6 @@ def test_the_additive_kit_plays_each_drum_as_its_family():
 
 def _melody_over_pad_db(arousal: float, comping: bool) -> float:
     """Energy of the melody over the harmony, each rendered alone on the SoundFont (no loudness normalisation)."""
-    from emovae.music import Arrangement, compose
-
     ratios = []
     for seed in range(2):
         events = compose(0.5, arousal, 8.0, seed=seed, arrangement=Arrangement(comping=comping)).events
