@@ -78,10 +78,23 @@ def test_angry_music_is_tense_with_diminished_and_chromatic_notes():
             tonic = _tonic_of(events)
             pitched = events.select(events.voice != Voice.PERCUSSION)
             in_scale = np.isin((pitched.pitch - tonic) % 12, SCALES["ionian"])
-            fractions.append(1 - np.average(in_scale, weights=pitched.duration))  # of the sounding time, as heard
+            fractions.append(1 - np.average(in_scale, weights=pitched.duration))  # of the sounding time
         return float(np.mean(fractions))
 
-    assert out_of_scale_fraction(0.0, 1.0) > out_of_scale_fraction(1.0, 1.0) + 0.2
+    def chromatic_melody_fractions(valence: float, arousal: float) -> list[float]:
+        """Melody notes outside the scale of the mode they are in (the key changes at cadences)."""
+        fractions = []
+        for seed in range(3):
+            score = compose(valence, arousal, SECONDS, seed=seed)
+            melody = _melody(score.events)
+            key = np.searchsorted([k.time for k in score.keys], melody.onset, side="right") - 1
+            fractions.append(np.mean([(p - score.keys[i].tonic) % 12 not in SCALES[score.keys[i].mode]
+                                      for p, i in zip(melody.pitch, key)]))
+        return fractions
+
+    assert out_of_scale_fraction(0.0, 1.0) > out_of_scale_fraction(1.0, 1.0) + 0.2  # the tense chords, mostly
+    assert min(chromatic_melody_fractions(0.0, 1.0)) > 0.03  # chromatic neighbours in the angry tune (8-10 %)
+    assert max(chromatic_melody_fractions(1.0, 1.0) + chromatic_melody_fractions(0.0, 0.0)) == 0.0
 
 
 def test_time_varying_emotion_moves_the_music():

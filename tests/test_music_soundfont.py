@@ -145,7 +145,7 @@ def _melody_over_pad_db(arousal: float, comping: bool) -> float:
 
 def test_the_held_pad_keeps_its_balance_with_the_melody_from_calm_to_excited():
     """Regression: the pad used to pulse staccato when excited, where its slow attack never blooms, so the
-    melody-to-pad balance swung by ~20 dB from calm to excited (and with it the register a listener hears,
+    melody-to-pad balance swung by ~21 dB from calm to excited (and with it the register a listener hears,
     which made arousal read as valence). Held, the swing stays within a few dB; comped (the piano solo's
     way of playing chords) on the same pad, it does not."""
     held = _melody_over_pad_db(0.9, comping=False) - _melody_over_pad_db(0.1, comping=False)

@@ -38,6 +38,7 @@ MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8_000, 192_000
 # relative to the piece's), its loudness by <= 0.001 LU; sad and calm (never 24 voices) are unchanged
 # bit for bit; the SoundFont + mix of happy 150 -> 91 ms, angry 139 -> 103 ms (load 2.5). 32 voices
 # (-31 to -37 dB) saved too little (108 / 115 ms). Pass polyphony=MAX_VOICES for the engine's sound.
+# (Measured while the pad still pulsed when excited; it now holds its chords, compose.PAD_LEGATO.)
 LISTENING_POLYPHONY = 24
 MIN_POLYPHONY, MAX_POLYPHONY = 8, 256
 

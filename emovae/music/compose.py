@@ -55,7 +55,7 @@ MINOR_CHORD_TOP = 57  # A3: in the minor modes the chords reach at least this hi
 CHORD_BELOW_CENTRE = 5  # the chords' top stays this far under the melody's (contour-moved) centre
 HARMONY_FLOOR = 43  # E2: an open voicing reaches no lower (below it chords turn to mud)
 BASS_LOW = 33  # A1: the bass plays in the octave above this (a bass guitar's lowest string is E1, 28)
-# The held pad (Arrangement.comping off): how much of its bar each chord sounds, and its level (an accent on
+# The held pad (Arrangement.comping off): the least of its bar each chord sounds, and its level (an accent on
 # the piece's velocity) from calm to excited (activity 0 -> 1). Why: a pad's slow attack never blooms on
 # short notes, so the pad that pulsed staccato when excited sat 16-22 dB under the melody, while held when
 # calm it sat ~5 dB over it (band energy 50 Hz - 4 kHz, 5 x 5 grid x 2 seeds). With that balance the pitch
