@@ -9,6 +9,7 @@ latent it has to learn to read: nothing in it is a descriptor.
 
 from __future__ import annotations
 
+import os
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,7 +17,8 @@ import pandas as pd
 import pytest
 
 from emovae.analysis.descriptors import DESCRIPTOR_NAMES, describe
-from emovae.audio import SAMPLE_RATE
+from emovae import formats
+from emovae.audio import SAMPLE_RATE, load_audio, write_audio
 from emovae.io import read_json, write_json
 from emovae.model.score import FEATURES_PER_CHANNEL, SCORE_DECODER_FILE, ScoreDecoder, window_features
 from emovae.music.calibration import random_knobs, render_knobs
@@ -173,3 +175,41 @@ def test_the_shipped_decoder_reads_onsets_and_register_off_held_out_songs():
     manifest = read_json(Path(__file__).resolve().parents[1] / "checkpoints" / "demo" / "manifest.json")
     test_r = manifest["metrics"]["score_decoder"]["test_r"]
     assert test_r["onset_rate"] > 0.5 and test_r["register"] > 0.5 and test_r["loudness_db"] > 0.5, test_r
+
+
+def _write_chunks(root, clips: dict[str, np.ndarray]) -> None:
+    folder = formats.chunks_dir(root, 2)
+    folder.mkdir(parents=True, exist_ok=True)
+    for cid, audio in clips.items():
+        write_audio(folder / f"{cid}.wav", audio, SAMPLE_RATE)
+    pd.DataFrame({"chunk_id": list(clips), "file": [f"{cid}.wav" for cid in clips]}).to_csv(
+        folder / formats.CHUNK_METADATA_CSV, index=False)
+
+
+def test_the_descriptor_cache_describes_again_a_chunk_made_again_under_its_id(tmp_path, monkeypatch):
+    """Regression: the cache was keyed by chunk id alone, so chunks remade under the same ids (another
+    engine, another preprocess) kept the descriptors of the old audio. Now an entry is reused only for
+    the same file; unchanged chunks still come from the cache."""
+    import emovae.train.score as score
+
+    t = np.arange(2 * SAMPLE_RATE) / SAMPLE_RATE
+    low, high = (0.3 * np.sin(2 * np.pi * f * t).astype(np.float32) for f in (110.0, 1760.0))
+    labels = pd.DataFrame({"chunk_id": ["1_000", "2_000"]})
+    cache = tmp_path / "descriptors_2s.npz"
+    _write_chunks(tmp_path, {"1_000": low, "2_000": low})
+    first = score.chunk_descriptors(labels, tmp_path, 2, cache, show_progress=False)
+
+    path = tmp_path / "chunks_2s" / "2_000.wav"
+    write_audio(path, high, SAMPLE_RATE)  # song 2 remade: same id, other audio
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))  # on coarse-mtime filesystems too
+    described = []
+    monkeypatch.setattr(score, "describe", lambda audio, rate: described.append(1) or describe(audio, rate))
+    second = score.chunk_descriptors(labels, tmp_path, 2, cache, show_progress=False)
+    assert len(described) == 1  # only the remade chunk
+    np.testing.assert_array_equal(second[0], first[0])
+    np.testing.assert_array_equal(second[1], describe(load_audio(path, SAMPLE_RATE), SAMPLE_RATE))
+    register = DESCRIPTOR_NAMES.index("register")
+    assert second[1][:, register].mean() > first[1][:, register].mean() + 1  # the new audio's, not the cached
+    described.clear()
+    score.chunk_descriptors(labels, tmp_path, 2, cache, show_progress=False)
+    assert not described  # a third run reads both from the cache

@@ -2,8 +2,11 @@
 
 Targets are measured from each chunk's *audio* (:func:`emovae.analysis.describe`), so nothing here
 knows how the chunk was made or what emotion it is labelled with. The descriptors are cached beside
-the run (``descriptors_<S>s.npz``, keyed by chunk id, written atomically every few hundred chunks),
-so an interrupted fit or a second run only describes what is missing.
+the run (``descriptors_<S>s.npz``, written atomically every few hundred chunks), so an interrupted fit
+or a second run only describes what is missing. An entry is reused only for the same chunk id *and*
+the same file (its size and modification time) described by the same code (a digest of
+:mod:`emovae.analysis.descriptors`): chunks made again under the same ids (another engine, another
+preprocess) are described again rather than read from the cache.
 
 The ridge penalty is picked on the validation songs; the per-descriptor correlation reported for
 the test songs comes from songs that chose nothing.
@@ -11,6 +14,7 @@ the test songs comes from songs that chose nothing.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from emovae import formats
+from emovae.analysis import descriptors as descriptors_module
 from emovae.analysis.descriptors import DESCRIPTOR_NAMES, describe
 from emovae.io import atomic_path
 from emovae.model.score import SCORE_DECODER_FILE, ScoreDecoder, window_features
@@ -33,9 +38,27 @@ def descriptors_cache(out: Path, chunk_seconds: int) -> Path:
     return Path(out) / f"descriptors_{int(chunk_seconds)}s.npz"
 
 
+def _describer_digest() -> str:
+    """16 hex digits of SHA-256 over the descriptors' source: cached values are valid for this code only."""
+    return hashlib.sha256(Path(descriptors_module.__file__).read_bytes()).hexdigest()[:16]
+
+
+def _stamp(path: Path) -> str:
+    """What identifies one written chunk file: its size and modification time (ns). Chunks are written
+    atomically (a new inode and mtime each time), so a chunk made again under the same id changes its stamp;
+    hashing the audio would cost as much reading as describing it saves."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: a chunk listed in {formats.CHUNK_METADATA_CSV} is missing; run the "
+                                "preprocess stage again to remake the chunks") from None
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
 def chunk_descriptors(labels: pd.DataFrame, chunks: str | Path, chunk_seconds: int, cache: Path,
                       show_progress: bool = True, progress: Progress | None = None) -> np.ndarray:
-    """``(N, n_windows, n_descriptors)`` for the rows of ``labels``, from the chunk wavs (cached, resumable)."""
+    """``(N, n_windows, n_descriptors)`` for the rows of ``labels``, from the chunk wavs (cached, resumable;
+    see the module docstring for when a cached entry is reused)."""
     from emovae.audio import SAMPLE_RATE, load_audio
 
     folder = formats.chunks_dir(chunks, chunk_seconds)
@@ -44,33 +67,38 @@ def chunk_descriptors(labels: pd.DataFrame, chunks: str | Path, chunk_seconds: i
         raise FileNotFoundError(f"{table_path}: no chunk metadata; --chunks must be the preprocess output the "
                                 f"latents were encoded from (e.g. processed_data)")
     files = pd.read_csv(table_path, dtype={"chunk_id": str}).set_index("chunk_id")["file"]
-    known: dict[str, np.ndarray] = {}
-    if cache.is_file():
-        with np.load(cache) as stored:
-            if tuple(stored["names"].tolist()) == DESCRIPTOR_NAMES:
-                known = dict(zip(stored["ids"].tolist(), stored["values"]))
     ids = labels["chunk_id"].astype(str).tolist()
-    missing = [cid for cid in ids if cid not in known]
-    unknown = [cid for cid in missing if cid not in files.index]
+    unknown = [cid for cid in ids if cid not in files.index]
     if unknown:
         raise FileNotFoundError(f"{table_path}: has no row for chunk(s) {unknown[:5]} of the latents; pass the "
                                 "preprocess output these latents were encoded from")
+    digest = _describer_digest()
+    stamps = {cid: _stamp(folder / files[cid]) for cid in ids}
+    known: dict[str, tuple[str, np.ndarray]] = {}  # chunk id -> (stamp of the file described, descriptors)
+    if cache.is_file():
+        with np.load(cache) as stored:
+            # A cache from other code, or from before entries were stamped, is described again in full.
+            if "stamps" in stored.files and str(stored["describer"]) == digest and tuple(stored["names"].tolist()) == DESCRIPTOR_NAMES:
+                known = {cid: (stamp, values) for cid, stamp, values in
+                         zip(stored["ids"].tolist(), stored["stamps"].tolist(), stored["values"])}
+    missing = [cid for cid in ids if cid not in known or known[cid][0] != stamps[cid]]
 
     def save() -> None:
         with atomic_path(cache) as tmp:
             with open(tmp, "wb") as handle:
-                np.savez(handle, ids=np.array(list(known), dtype="U"), values=np.stack(list(known.values())),
-                         names=np.array(DESCRIPTOR_NAMES))
+                np.savez(handle, ids=np.array(list(known), dtype="U"), stamps=np.array([s for s, _ in known.values()], dtype="U"),
+                         values=np.stack([v for _, v in known.values()]), names=np.array(DESCRIPTOR_NAMES),
+                         describer=np.array(digest))
 
     for done, cid in enumerate(tqdm(missing, desc="describe chunks", unit="chunk", disable=not show_progress), 1):
-        known[cid] = describe(load_audio(folder / files[cid], SAMPLE_RATE), SAMPLE_RATE)
+        known[cid] = (stamps[cid], describe(load_audio(folder / files[cid], SAMPLE_RATE), SAMPLE_RATE))
         if progress is not None:
             progress(done, len(missing), "describing chunks")
         if done % SAVE_EVERY == 0:
             save()
     if missing:
         save()
-    return np.stack([known[cid] for cid in ids])
+    return np.stack([known[cid][1] for cid in ids])
 
 
 def _rows(dataset: LatentDataset, descriptors: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
