@@ -4,7 +4,8 @@ Targets are measured from each chunk's *audio* (:func:`emovae.analysis.describe`
 knows how the chunk was made or what emotion it is labelled with. The descriptors are cached beside
 the run (``descriptors_<S>s.npz``, written atomically every few hundred chunks), so an interrupted fit
 or a second run only describes what is missing. An entry is reused only for the same chunk id *and*
-the same file (its size and modification time) described by the same code (a digest of
+the same file (:func:`emovae.io.file_identity`, as the encode stage stamps its chunks: size and
+SHA-256, read only when the mtime moved) described by the same code (a digest of
 :mod:`emovae.analysis.descriptors`): chunks made again under the same ids (another engine, another
 preprocess) are described again rather than read from the cache.
 
@@ -14,7 +15,7 @@ the test songs comes from songs that chose nothing.
 
 from __future__ import annotations
 
-import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from tqdm.auto import tqdm
 from emovae import formats
 from emovae.analysis import descriptors as descriptors_module
 from emovae.analysis.descriptors import DESCRIPTOR_NAMES, describe
-from emovae.io import atomic_path
+from emovae.io import atomic_path, file_identity, same_file
 from emovae.model.score import SCORE_DECODER_FILE, ScoreDecoder, window_features
 from emovae.train.dataset import LatentDataset, Split
 from emovae.progress import Progress
@@ -39,20 +40,17 @@ def descriptors_cache(out: Path, chunk_seconds: int) -> Path:
 
 
 def _describer_digest() -> str:
-    """16 hex digits of SHA-256 over the descriptors' source: cached values are valid for this code only."""
-    return hashlib.sha256(Path(descriptors_module.__file__).read_bytes()).hexdigest()[:16]
+    """SHA-256 of the descriptors' source: cached values are valid for this code only."""
+    return file_identity(descriptors_module.__file__)["sha256"]
 
 
-def _stamp(path: Path) -> str:
-    """What identifies one written chunk file: its size and modification time (ns). Chunks are written
-    atomically (a new inode and mtime each time), so a chunk made again under the same id changes its stamp;
-    hashing the audio would cost as much reading as describing it saves."""
+def _identity(path: Path, known: dict | None) -> dict:
+    """:func:`~emovae.io.file_identity` of a chunk, or an error that names the missing file and the fix."""
     try:
-        stat = path.stat()
+        return file_identity(path, known)
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: a chunk listed in {formats.CHUNK_METADATA_CSV} is missing; run the "
                                 "preprocess stage again to remake the chunks") from None
-    return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def chunk_descriptors(labels: pd.DataFrame, chunks: str | Path, chunk_seconds: int, cache: Path,
@@ -73,25 +71,27 @@ def chunk_descriptors(labels: pd.DataFrame, chunks: str | Path, chunk_seconds: i
         raise FileNotFoundError(f"{table_path}: has no row for chunk(s) {unknown[:5]} of the latents; pass the "
                                 "preprocess output these latents were encoded from")
     digest = _describer_digest()
-    stamps = {cid: _stamp(folder / files[cid]) for cid in ids}
-    known: dict[str, tuple[str, np.ndarray]] = {}  # chunk id -> (stamp of the file described, descriptors)
+    known: dict[str, tuple[dict, np.ndarray]] = {}  # chunk id -> (identity of the file described, descriptors)
     if cache.is_file():
         with np.load(cache) as stored:
-            # A cache from other code, or from before entries were stamped, is described again in full.
-            if "stamps" in stored.files and str(stored["describer"]) == digest and tuple(stored["names"].tolist()) == DESCRIPTOR_NAMES:
-                known = {cid: (stamp, values) for cid, stamp, values in
-                         zip(stored["ids"].tolist(), stored["stamps"].tolist(), stored["values"])}
-    missing = [cid for cid in ids if cid not in known or known[cid][0] != stamps[cid]]
+            # A cache from other code, or from before entries carried their file's identity, is described again in full.
+            if "identities" in stored.files and str(stored["describer"]) == digest and tuple(stored["names"].tolist()) == DESCRIPTOR_NAMES:
+                known = {cid: (json.loads(identity), values) for cid, identity, values in
+                         zip(stored["ids"].tolist(), stored["identities"].tolist(), stored["values"])}
+    earlier = {cid: identity for cid, (identity, _) in known.items()}
+    identities = {cid: _identity(folder / files[cid], earlier.get(cid)) for cid in ids}
+    missing = [cid for cid in ids if not same_file(identities[cid], earlier.get(cid))]
 
     def save() -> None:
         with atomic_path(cache) as tmp:
             with open(tmp, "wb") as handle:
-                np.savez(handle, ids=np.array(list(known), dtype="U"), stamps=np.array([s for s, _ in known.values()], dtype="U"),
+                np.savez(handle, ids=np.array(list(known), dtype="U"),
+                         identities=np.array([json.dumps(i) for i, _ in known.values()], dtype="U"),
                          values=np.stack([v for _, v in known.values()]), names=np.array(DESCRIPTOR_NAMES),
                          describer=np.array(digest))
 
     for done, cid in enumerate(tqdm(missing, desc="describe chunks", unit="chunk", disable=not show_progress), 1):
-        known[cid] = (stamps[cid], describe(load_audio(folder / files[cid], SAMPLE_RATE), SAMPLE_RATE))
+        known[cid] = (identities[cid], describe(load_audio(folder / files[cid], SAMPLE_RATE), SAMPLE_RATE))
         if progress is not None:
             progress(done, len(missing), "describing chunks")
         if done % SAVE_EVERY == 0:
